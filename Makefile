@@ -1,0 +1,41 @@
+# The course in two commands: `make test` (what CI runs) and `make course` (every notebook, rendered).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+FAST_ENV := DLCOURSE_FAST=1 DLCOURSE_PROGRESS=lines OMP_NUM_THREADS=1 MPLBACKEND=Agg
+
+.PHONY: test unit notebooks course lab bench lint strip clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+test: $(VENV)/.installed  ## unit tests of lib/ and every notebook under nbval, fast mode, 2 workers
+	$(FAST_ENV) $(PY) -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks
+
+unit: $(VENV)/.installed  ## unit tests only
+	$(FAST_ENV) $(PY) -m pytest -n 2 tests
+
+notebooks: $(VENV)/.installed  ## notebooks only (nbval)
+	$(FAST_ENV) $(PY) -m pytest -n 2 --dist loadscope $(NBVAL) notebooks
+
+course: $(VENV)/.installed  ## execute every notebook with papermill into build/ (+ HTML), print a table
+	$(PY) scripts/run_course.py $(if $(FULL),--full,)
+
+lab: $(VENV)/.installed  ## JupyterLab on the notebooks, for self-study
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(VENV)/.installed  ## tutorial loop vs dlcourse.train.fit on Fashion-MNIST
+	$(PY) -m dlcourse bench
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check lib tests scripts
+
+strip: $(VENV)/.installed  ## keep only NBVAL_CHECK_OUTPUT outputs in the committed notebooks
+	$(PY) scripts/refresh_notebooks.py --strip-only notebooks/*.ipynb
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,19 @@
+"""Exercise checks: `dlcourse.check.<name>(answer)` passes quietly or raises AssertionError with a hint.
+
+Each part of the course has a module here (part1.py for lessons 01-04, ...). Every public function of
+those modules is available directly as `dlcourse.check.<name>`.
+"""
+
+import importlib
+import pkgutil
+
+__all__ = []
+for _info in pkgutil.iter_modules(__path__):
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", [n for n in vars(_module) if not n.startswith("_")]):
+        _obj = getattr(_module, _name)
+        if callable(_obj) and getattr(_obj, "__module__", None) == _module.__name__:
+            if _name in globals():
+                raise ImportError(f"check {_name!r} is defined twice (in {_module.__name__} too)")
+            globals()[_name] = _obj
+            __all__.append(_name)

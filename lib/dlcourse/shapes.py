@@ -1,0 +1,201 @@
+"""Shape arithmetic for convolutional networks: output sizes, receptive fields, a shape tracer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def effective_kernel_size(F: int, D: int = 1) -> int:
+    """Size spanned by an F-tap kernel with dilation D: D*(F-1) + 1 (3 taps at D=2 span 5)."""
+    _check_positive(F=F, D=D)
+    return D * (F - 1) + 1
+
+
+def conv_output_size(N: int, F: int, P: int = 0, S: int = 1, D: int = 1,
+                     strict: bool = True) -> int:
+    """Output length (N - D*(F-1) - 1 + 2P)/S + 1 of a convolution or pooling window along one axis.
+
+    Args:
+        N: input size, F: kernel size, P: zero padding on each side, S: stride, D: dilation.
+        strict: raise if the stride does not tile the padded input exactly (7x7, F=3, S=3 -> 2.33);
+            with strict=False the result is floored, as torch does.
+    """
+    _check_positive(N=N, F=F, S=S, D=D)
+    if not isinstance(P, int) or P < 0:
+        raise ValueError(f"padding P must be a non-negative int, got {P!r}")
+    span = effective_kernel_size(F, D)
+    room = N + 2 * P - span  # how far the window can slide, in pixels
+    if room < 0:
+        raise ValueError(
+            f"the kernel (F={F}, dilation {D}, spanning {span} pixels) is larger than the padded "
+            f"input N + 2P = {N + 2 * P}: use a smaller kernel or dilation, or pad by at least "
+            f"{(span - N + 1) // 2}"
+        )
+    if strict and room % S:
+        fits = [p for p in range(P, P + S) if (N + 2 * p - span) % S == 0]
+        hint = f"use padding P={fits[0]}" if fits else "change the stride"
+        raise ValueError(
+            f"stride does not fit: (N - F + 2P)/S + 1 = ({N} - {span} + {2 * P})/{S} + 1 = "
+            f"{room / S + 1:.2f} is not an integer, so a {F}x{F} filter cannot tile a {N}x{N} "
+            f"input with stride {S}; {hint}, or pick a stride that divides {room}"
+        )
+    return room // S + 1
+
+
+def same_padding(F: int, D: int = 1) -> int:
+    """Zero padding that keeps the size at stride 1: (F-1)/2 for odd F (D*(F-1)/2 when dilated)."""
+    span = effective_kernel_size(F, D)
+    if span % 2 == 0:
+        raise ValueError(f"a kernel spanning {span} pixels has no centre, so no symmetric padding "
+                         "preserves the size; use an odd kernel size")
+    return (span - 1) // 2
+
+
+@dataclass
+class RFLayer:
+    """One row of a receptive-field table: the layer's window and what one output unit sees."""
+
+    name: str
+    kernel: int
+    stride: int
+    dilation: int
+    padding: int
+    size: int  # receptive field in input pixels, along one axis
+    jump: int  # distance in input pixels between neighbouring output units
+    out_size: int | None = None  # spatial size of the output, if an input size was given
+
+
+def _spec_from_module(module: nn.Module) -> tuple[int, int, int, int] | None:
+    """(kernel, stride, dilation, padding) of a conv or pooling module, along the first axis."""
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.LPPool2d)):
+        def first(v: int | Sequence[int]) -> int:
+            return v if isinstance(v, int) else v[0]
+        k = first(module.kernel_size)
+        s = first(module.stride) if module.stride is not None else k
+        d = first(getattr(module, "dilation", 1))
+        p = getattr(module, "padding", 0)
+        p = 0 if isinstance(p, str) else first(p)
+        return k, s, d, p
+    return None
+
+
+def _layer_specs(layers: nn.Module | Sequence) -> list[tuple[str, int, int, int, int]]:
+    """Normalize layers to (name, kernel, stride, dilation, padding) tuples."""
+    if isinstance(layers, nn.Module):
+        specs = [(name, *_spec_from_module(m)) for name, m in layers.named_modules()
+                 if _spec_from_module(m) is not None]
+        if not specs:
+            raise ValueError(f"{type(layers).__name__} holds no Conv or Pool layers to trace")
+        return specs
+    specs = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, dict):
+            layer = (layer["kernel"], layer.get("stride", 1), layer.get("dilation", 1),
+                     layer.get("padding", 0), layer.get("name", f"layer{i + 1}"))
+        if not isinstance(layer, (tuple, list)) or not 1 <= len(layer) <= 5:
+            raise ValueError(f"layer {i} is {layer!r}: give (kernel, stride[, dilation[, padding"
+                             "[, name]]]), a dict with 'kernel', or an nn.Module")
+        defaults = (None, 1, 1, 0, f"layer{i + 1}")  # kernel is required
+        k, s, d, p, name = (*layer, *defaults[len(layer):])
+        specs.append((str(name), int(k), int(s), int(d), int(p)))
+    return specs
+
+
+def receptive_field(layers: nn.Module | Sequence, input_size: int | None = None) -> list[RFLayer]:
+    """Receptive field size and jump after each layer of a conv/pool stack.
+
+    Args:
+        layers: (kernel, stride[, dilation[, padding[, name]]]) tuples, dicts, or an nn.Module whose
+            Conv/Pool layers are read in order.
+        input_size: optional input side length, to also report each layer's output size.
+    Recurrence: size += (D*(F-1)) * jump; jump *= S. Three 3x3 convs at stride 1 see 7x7.
+    """
+    rows, size, jump, n = [], 1, 1, input_size
+    for name, k, s, d, p in _layer_specs(layers):
+        size += (effective_kernel_size(k, d) - 1) * jump
+        jump *= s
+        if n is not None:
+            n = conv_output_size(n, k, p, s, d, strict=False)
+        rows.append(RFLayer(name, k, s, d, p, size, jump, n))
+    return rows
+
+
+def format_receptive_field(rows: Sequence[RFLayer]) -> str:
+    """A fixed-width text table of receptive_field() rows."""
+    lines = [f"{'layer':<12}{'kernel':>7}{'stride':>7}{'dil':>5}{'RF':>5}{'jump':>6}{'out':>6}"]
+    for r in rows:
+        out = "" if r.out_size is None else str(r.out_size)
+        lines.append(f"{r.name:<12}{r.kernel:>7}{r.stride:>7}{r.dilation:>5}{r.size:>5}"
+                     f"{r.jump:>6}{out:>6}")
+    return "\n".join(lines)
+
+
+def trace_shapes(model: nn.Module, input_size: Sequence[int],
+                 print_fn: Callable[[str], None] | None = print,
+                 ) -> list[tuple[str, str, tuple, int]]:
+    """Run a dummy batch through `model` and print each leaf layer's output shape and parameters.
+
+    Args:
+        model: any nn.Module; its training mode is restored afterwards.
+        input_size: (C, H, W) or (B, C, H, W).
+        print_fn: where lines go (None: silent).
+    Returns (name, layer type, output shape, parameter count) rows. If a Linear layer receives the
+    wrong number of features, the rows traced so far are printed and a ValueError says the fix.
+    """
+    size = tuple(int(v) for v in input_size)
+    if len(size) == 3:
+        size = (1, *size)
+    if len(size) < 2 or any(v < 1 for v in size):
+        raise ValueError(f"input_size should be (C, H, W) or (B, C, H, W) with positive sizes, "
+                         f"got {tuple(input_size)}")
+    rows: list[tuple[str, str, tuple, int]] = []
+    emit = print_fn or (lambda line: None)
+    emit(f"{'layer':<22}{'type':<12}{'output shape':<22}{'params':>9}")
+    emit(f"{'input':<22}{'':<12}{str(size):<22}{'':>9}")
+
+    def record(name: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
+            n = sum(p.numel() for p in module.parameters(recurse=False))
+            rows.append((name, type(module).__name__, shape, n))
+            emit(f"{name:<22}{type(module).__name__:<12}{str(shape):<22}{n:>9,}")
+        return hook
+
+    def check_linear(name: str) -> Callable:
+        def pre_hook(module: nn.Linear, inputs: tuple) -> None:
+            got = inputs[0].shape[-1]
+            if got != module.in_features:
+                raise ValueError(
+                    f"layer '{name}' (Linear) expects {module.in_features} input features but the "
+                    f"flattened feature map has {got}: set in_features={got}")
+        return pre_hook
+
+    handles = []
+    for name, module in model.named_modules():
+        if name and not any(True for _ in module.children()):
+            handles.append(module.register_forward_hook(record(name)))
+            if isinstance(module, nn.Linear):
+                handles.append(module.register_forward_pre_hook(check_linear(name)))
+    was_training = model.training
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(size, device=device))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return rows
+
+
+def _check_positive(**values: int) -> None:
+    """Raise a ValueError naming the first argument that is not a positive int."""
+    for name, v in values.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")

@@ -1,0 +1,87 @@
+"""Execute every lesson headless with papermill, render each to HTML, and print a results table.
+
+    python scripts/run_course.py            # fast mode without a GPU, full mode where CUDA is present
+    python scripts/run_course.py --full     # full mode anyway (slow on a CPU)
+    python scripts/run_course.py 05 06      # only the notebooks whose names start with these
+
+Executed notebooks, their HTML and each notebook's headline metrics (`dlcourse.report(...)`, a JSON
+beside the notebook) are written to build/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS, BUILD = ROOT / "notebooks", ROOT / "build"
+
+
+def run_one(nb: Path, fast: bool, timeout: int) -> dict:
+    """Execute one notebook into build/ and render it; returns a row of the results table."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    out, metrics_path = BUILD / nb.name, BUILD / f"{nb.stem}.metrics.json"
+    metrics_path.unlink(missing_ok=True)
+    os.environ.update(DLCOURSE_REPORT=str(metrics_path), DLCOURSE_PROGRESS="lines",
+                      MPLBACKEND="Agg", DLCOURSE_FAST="1" if fast else "0")
+    start, status = time.perf_counter(), "ok"
+    try:
+        pm.execute_notebook(str(nb), str(out), parameters={"FAST": fast}, cwd=str(NOTEBOOKS),
+                            kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+    except Exception as err:  # PapermillExecutionError names the failing cell; the notebook is saved
+        status = f"FAILED: {type(err).__name__}: {str(err).strip().splitlines()[-1][:80]}"
+    seconds = time.perf_counter() - start
+    if out.exists():
+        html, _ = HTMLExporter().from_notebook_node(nbformat.read(out, as_version=4))
+        out.with_suffix(".html").write_text(html)
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    return dict(notebook=nb.stem, mode="fast" if fast else "full", status=status, seconds=seconds,
+                metrics=metrics)
+
+
+def format_table(rows: list[dict]) -> str:
+    """The results as a fixed-width table: notebook, mode, status, seconds, headline metrics."""
+    lines = [f"{'notebook':<40} {'mode':<5} {'status':<8} {'seconds':>8}  headline metric"]
+    for r in rows:
+        metric = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in r["metrics"].items()) or "-"
+        status = r["status"] if r["status"] == "ok" else "FAILED"
+        lines.append(f"{r['notebook']:<40} {r['mode']:<5} {status:<8} {r['seconds']:>8.1f}  {metric}")
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"{r['notebook']}: {r['status']}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="prefixes of the notebooks to run (default: all)")
+    parser.add_argument("--full", action="store_true", help="full mode even without a GPU")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    args = parser.parse_args()
+
+    import torch
+
+    fast = not (args.full or torch.cuda.is_available())
+    BUILD.mkdir(exist_ok=True)
+    notebooks = sorted(p for p in NOTEBOOKS.glob("[0-9]*.ipynb")
+                       if not args.only or p.name.startswith(tuple(args.only)))
+    rows = []
+    for nb in notebooks:
+        rows.append(run_one(nb, fast, args.timeout))
+        print(f"{rows[-1]['status']:<6} {nb.name} ({rows[-1]['seconds']:.1f} s)", flush=True)
+    table = format_table(rows)
+    (BUILD / "results.txt").write_text(table + "\n")
+    print("\n" + table)
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

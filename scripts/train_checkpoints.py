@@ -1,0 +1,86 @@
+"""Rebuild the checkpoints the course ships in data/checkpoints/ (full Fashion-MNIST, seeded).
+
+For each name in `dlcourse.checkpoints.REGISTRY` it trains `train_recipe(name)` on the full data
+(found by `dlcourse.data.load_fashion_mnist`, e.g. Debian's /usr/share/datasets/fashion-mnist) and
+writes `<name>.pt` (weights + metadata), `<name>.sha256` (sha256sum format) and `<name>.log` (the
+exact command, versions, measured training time and test accuracy).
+
+    OMP_NUM_THREADS=2 python scripts/train_checkpoints.py              # all of them, a few min each
+    OMP_NUM_THREADS=2 python scripts/train_checkpoints.py --only fmnist_source_0to4
+
+Afterwards copy the printed SHA-256 into REGISTRY, so that `load_pretrained` accepts the new file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import sys
+
+import torch
+
+from dlcourse import checkpoints, config
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options: which checkpoints, the seed, the device."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", choices=sorted(checkpoints.REGISTRY),
+                        help="train only this checkpoint (repeatable); default: all")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cpu, cuda, ...; default: the best there is")
+    return parser.parse_args(argv)
+
+
+def build_one(name: str, seed: int, device: str | None, command: str) -> None:
+    """Train one checkpoint and write its .pt, .sha256 and .log files."""
+    spec = checkpoints.get_spec(name)
+    print(f"training {name}: {spec.description}", flush=True)
+    model, facts = checkpoints.train_recipe(name, fast=False, seed=seed, device=device)
+    if facts["train_size"] < 20000:
+        sys.exit(f"{name} was trained on only {facts['train_size']} images: the full Fashion-MNIST "
+                 "was not found (fast mode on, or no copy); unset DLCOURSE_FAST or set DLCOURSE_DATA")
+    sha = checkpoints.save_pretrained(name, model, **facts, torch_version=torch.__version__)
+    spec.path.with_suffix(".sha256").write_text(f"{sha}  {spec.path.name}\n")
+    device_name = str(device or config.get_device())
+    log = [
+        f"# {name}: {spec.description}",
+        f"command: {command}",
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"versions: python {platform.python_version()}, torch {torch.__version__}",
+        f"device: {device_name} ({platform.processor() or platform.machine()}), "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"torch threads={torch.get_num_threads()}",
+        f"data: {facts['train_size']} training / {facts['test_size']} test images, "
+        f"classes {list(spec.classes)}",
+        f"recipe: {spec.factory.__name__}({spec.kwargs}), {facts['num_epochs']} epochs, SGD "
+        "Nesterov lr 0.1 onecycle, weight decay 5e-4, batch 128, flip+translate, seed "
+        f"{facts['seed']}",
+        f"measured training time: {facts['train_seconds']:.0f} s",
+        f"measured test accuracy: {facts['test_acc']:.4f}",
+        f"parameters: {sum(p.numel() for p in model.parameters())}, "
+        f"file size: {spec.path.stat().st_size} bytes",
+        f"sha256: {sha}",
+    ]
+    spec.path.with_suffix(".log").write_text("\n".join(log) + "\n")
+    print("\n".join(log), flush=True)
+    if spec.sha256 != sha:
+        print(f"-> update REGISTRY[{name!r}].sha256 in lib/dlcourse/checkpoints.py to {sha}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train the requested checkpoints one after the other."""
+    args = parse_args(argv)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = " ".join(([f"OMP_NUM_THREADS={threads}"] if threads else [])
+                       + ["python", "scripts/train_checkpoints.py"]
+                       + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])])
+    for name in args.only or sorted(checkpoints.REGISTRY):
+        build_one(name, args.seed, args.device, command)
+
+
+if __name__ == "__main__":
+    main()

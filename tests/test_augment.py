@@ -1,0 +1,187 @@
+"""Tests for dlcourse.augment: v2 pipelines, test-time crops (torchvision oracle), L1, dropout."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.transforms import v2
+
+from dlcourse import augment, data, train
+
+
+def _image(seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 28, 28, generator=g)  # (C, H, W) in [0, 1]
+
+
+@pytest.mark.parametrize("kind", augment.KINDS)
+def test_transform_keeps_shape_and_range(kind):
+    torch.manual_seed(0)
+    out = augment.make_transform(kind)(_image())
+    assert out.shape == (1, 28, 28)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_unknown_kind_lists_the_choices():
+    with pytest.raises(ValueError, match="expected one of"):
+        augment.make_transform("mixup")
+
+
+def test_flip_gives_the_image_or_its_mirror_and_both_occur():
+    x = _image()
+    outs = augment.augmentation_grid(x, augment.make_transform("flip"), n=16, seed=0)
+    is_same = [torch.equal(o, x) for o in outs]
+    is_mirror = [torch.equal(o, x.flip(-1)) for o in outs]
+    assert all(a or b for a, b in zip(is_same, is_mirror))
+    assert any(is_same) and any(is_mirror)
+
+
+def test_grid_is_seeded_and_leaves_global_rng_alone():
+    x, t = _image(), augment.make_transform("all")
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    a = augment.augmentation_grid(x, t, n=4, seed=1)
+    assert torch.equal(torch.rand(1), before)
+    assert torch.equal(a, augment.augmentation_grid(x, t, n=4, seed=1))
+
+
+def test_scale_crop_zooms_in_never_out():
+    # a centred bright square can only grow (or shift) under "resize up, then crop"
+    x = torch.zeros(1, 28, 28)
+    x[:, 10:18, 10:18] = 1.0
+    outs = augment.augmentation_grid(x, augment.make_transform("scale_crop"), n=20, seed=0)
+    area = (outs > 0.5).flatten(1).sum(1).float()
+    assert area.min() >= 60 and area.max() > 64  # 8x8 = 64 bright pixels before
+
+
+def test_augment_batch_draws_per_image_and_round_trips_normalization():
+    X01 = _image().expand(32, 1, 28, 28).clone()
+    X = (X01 - 0.3) / 0.4
+    torch.manual_seed(0)
+    out = augment.augment_batch(X, augment.make_transform("flip"), mean=0.3, std=0.4)
+    flipped = [not torch.allclose(o, X[0], atol=1e-6) for o in out]
+    assert 0 < sum(flipped) < 32  # one coin per image, not one per batch
+    same = augment.augment_batch(X, augment.make_transform("none"), mean=0.3, std=0.4)
+    torch.testing.assert_close(same, X)
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        augment.augment_batch(X[0], augment.make_transform("flip"))
+
+
+def test_augmented_loader_reads_normalization_from_dataset():
+    g = torch.Generator().manual_seed(0)
+    ds = data.ImageSet(torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8, generator=g),
+                       torch.arange(40) % 10)
+    base = data.TensorLoader(ds, batch_size=16, shuffle=False, drop_last=False, device="cpu")
+    loader = augment.AugmentedLoader(base, augment.make_transform("none"))
+    assert len(loader) == 3 and loader.batch_size == 16
+    assert (loader.mean, loader.std) == (ds.mean, ds.std)
+    for (Xa, ya), (Xb, yb) in zip(loader, base):
+        torch.testing.assert_close(Xa, Xb, atol=1e-5, rtol=0)
+        assert torch.equal(ya, yb)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 1, 32, 32), 28), ((3, 2, 31, 30), 24)])
+def test_ten_crop_matches_torchvision(shape, size):
+    X = torch.randn(*shape)
+    ours = augment.ten_crop(X, size)
+    theirs = torch.stack(v2.TenCrop(size)(X))
+    assert ours.shape == (10, shape[0], shape[1], size, size)
+    assert torch.equal(ours, theirs)
+
+
+def test_ten_crop_refuses_a_crop_bigger_than_the_image():
+    with pytest.raises(ValueError, match="larger than the image"):
+        augment.ten_crop(torch.zeros(1, 1, 28, 28), 32)
+
+
+def test_multi_crop_view_counts():
+    X = torch.randn(4, 1, 28, 28)
+    assert augment.multi_crop_views(X, scales=(28, 32)).shape == (12, 4, 1, 28, 28)
+    assert augment.multi_crop_views(X, scales=(28, 32), flips=False).shape == (6, 4, 1, 28, 28)
+    assert torch.equal(augment.multi_crop_views(X, scales=(28,), flips=False)[0], X)
+    up = F.interpolate(X, size=(32, 32), mode="bilinear", align_corners=False)
+    assert torch.equal(augment.multi_crop_views(X, scales=(32,))[4], up[..., 2:30, 2:30])
+
+
+def test_tta_probs_average_the_views():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 5))
+    X = torch.randn(3, 1, 28, 28)
+    probs = augment.tta_probs(model, X, scales=(28, 32))
+    views = augment.multi_crop_views(X, scales=(28, 32))
+    with torch.no_grad():
+        expected = torch.stack([model(v).softmax(-1) for v in views]).mean(0)
+    torch.testing.assert_close(probs, expected)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(3))
+
+
+def test_evaluate_tta_without_views_equals_plain_accuracy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 3))
+    X, y = torch.randn(50, 1, 28, 28), torch.randint(0, 3, (50,))
+    loader = [(X[:25], y[:25]), (X[25:], y[25:])]
+    _, acc = train.evaluate(model, loader)
+    assert augment.evaluate_tta(model, loader, scales=(28,), flips=False) == pytest.approx(acc)
+
+
+def test_l1_shrink_is_soft_thresholding_of_weights_only():
+    torch.manual_seed(0)
+    model = nn.Linear(6, 4)
+    w, b = model.weight.detach().clone(), model.bias.detach().clone()
+    augment.L1Penalty(lam=0.5).shrink(model, lr=0.2)  # threshold 0.1
+    expected = w.sign() * (w.abs() - 0.1).clamp(min=0)
+    torch.testing.assert_close(model.weight.detach(), expected)
+    assert torch.equal(model.bias.detach(), b)
+    with pytest.raises(ValueError, match=">= 0"):
+        augment.L1Penalty(-1.0)
+
+
+def test_l1_through_fit_zeroes_the_useless_inputs():
+    # 2 of 20 inputs decide the class: L1 should kill (exactly zero) most of the other weights
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(512, 20, generator=g)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    zeros = {}
+    for lam in (0.0, 0.2):
+        torch.manual_seed(0)
+        model = nn.Linear(20, 2)
+        train.fit(model, (X, y), num_epochs=100, lr=0.1, schedule=None, progress=False,
+                  device="cpu", callbacks=[augment.L1Penalty(lam)])
+        zeros[lam] = (model.weight[:, 2:] == 0).float().mean().item()
+        assert augment.sparsity(model) >= zeros[lam] * 36 / 40 - 1e-9
+        assert model.weight[:, :2].abs().min() > 1.0  # the two useful inputs keep big weights
+    assert zeros[0.0] == 0.0 and zeros[0.2] == 1.0
+
+
+def test_weight_vector_skips_biases_and_norms():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    assert augment.weight_vector(model).shape == (4 * 9 + 4 * 2,)
+
+
+def test_inverted_dropout_statistics_match_torch():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(400, 500, generator=g) + 0.5
+    out = augment.dropout(x, 0.3, training=True, generator=g)
+    torch.manual_seed(0)
+    ref = F.dropout(x, 0.3, training=True)
+    kept = out != 0
+    assert abs((~kept).float().mean().item() - 0.3) < 0.01
+    assert abs((ref == 0).float().mean().item() - 0.3) < 0.01
+    torch.testing.assert_close(out[kept], x[kept] / 0.7)  # torch scales survivors the same way
+    torch.testing.assert_close(ref[ref != 0], x[ref != 0] / 0.7)
+    assert abs(out.mean().item() - x.mean().item()) < 0.01
+    assert torch.equal(augment.dropout(x, 0.3, training=False), x)
+
+
+def test_classic_dropout_rescales_at_test_time():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(300, 300, generator=g) + 0.5
+    out = augment.dropout(x, 0.5, training=True, inverted=False, generator=g)
+    kept = out != 0
+    assert torch.equal(out[kept], x[kept])
+    test_out = augment.dropout(x, 0.5, training=False, inverted=False)
+    torch.testing.assert_close(test_out, x * 0.5)
+    assert abs(out.mean().item() - test_out.mean().item()) < 0.01
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        augment.dropout(x, 1.0)

@@ -1,0 +1,207 @@
+"""dlcourse.data: finding Fashion-MNIST offline, checksums, toy data, and the two loaders."""
+
+import gzip
+
+import pytest
+import torch
+
+from dlcourse import config, data
+
+SUBSET_SIZES = {"train": 10_000, "test": 2_000}
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.numpy().tobytes()))
+
+
+@pytest.fixture
+def fake_full(tmp_path, monkeypatch):
+    """A folder laid out like the official data set, with its checksums registered."""
+    X = torch.randint(0, 256, (30, 28, 28), dtype=torch.uint8)
+    y = torch.arange(30, dtype=torch.uint8) % 10
+    for split in ("train", "test"):
+        images, labels = data.FILES[split]
+        write_idx(tmp_path / f"{images}.gz", X)
+        write_idx(tmp_path / f"{labels}.gz", y)
+    monkeypatch.setattr(data, "FULL_SHA256", {})  # synthetic files: no official checksum
+    return tmp_path
+
+
+@pytest.fixture
+def nowhere(tmp_path, monkeypatch):
+    """No full data set anywhere: repo data/ and Debian's folder point at empty places."""
+    monkeypatch.delenv("DLCOURSE_DATA", raising=False)
+    monkeypatch.delenv("DLCOURSE_DOWNLOAD", raising=False)
+    monkeypatch.setenv("DLCOURSE_FAST", "0")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "empty")
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_bundled_subset_is_stratified_and_verified(split):
+    subset = data.load_bundled_subset(split)
+    assert len(subset) == SUBSET_SIZES[split]
+    assert subset.X.shape[1:] == (28, 28) and subset.X.dtype == torch.uint8
+    assert torch.bincount(subset.y).tolist() == [SUBSET_SIZES[split] // 10] * 10
+
+
+def test_fast_mode_uses_the_bundled_subset(monkeypatch, capsys):
+    monkeypatch.setenv("DLCOURSE_FAST", "1")
+    monkeypatch.delenv("DLCOURSE_DATA", raising=False)
+    assert "bundled subset" in data.load_fashion_mnist("test").source
+    assert "bundled subset" in capsys.readouterr().out
+
+
+def test_explicit_root_is_used(fake_full):
+    ds = data.load_fashion_mnist("train", root=fake_full, verbose=False)
+    assert len(ds) == 30 and ds.source == str(fake_full)
+
+
+def test_env_root_is_used(fake_full, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_DATA", str(fake_full))
+    assert data.load_fashion_mnist("test", verbose=False).source == str(fake_full)
+
+
+def test_debian_folder_is_found(fake_full, nowhere, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIR", fake_full)
+    assert data.load_fashion_mnist("train", verbose=False).source == str(fake_full)
+
+
+def test_offline_without_data_falls_back_to_subset(nowhere, capsys):
+    ds = data.load_fashion_mnist("test")
+    assert len(ds) == 2000 and "bundled subset" in capsys.readouterr().out
+
+
+def test_download_failure_falls_back_quickly(nowhere, monkeypatch):
+    monkeypatch.setattr(data, "_try_download", lambda folder: None)  # what an offline attempt returns
+    assert "bundled" in data.load_fashion_mnist("test", download=True, verbose=False).source
+
+
+def test_missing_explicit_root_says_what_is_expected(tmp_path):
+    with pytest.raises(data.DataError, match="no Fashion-MNIST train files.*train-images-idx3-ubyte"):
+        data.load_fashion_mnist("train", root=tmp_path)
+
+
+def test_wrong_split_name():
+    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'validation'"):
+        data.load_fashion_mnist("validation")
+
+
+def test_truncated_file_names_file_and_fix(fake_full):
+    path = fake_full / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(data.DataError, match="train-images-idx3-ubyte.gz is corrupt or truncated.*"
+                                             "reinstall"):
+        data.load_fashion_mnist("train", root=fake_full)
+
+
+def test_checksum_mismatch_is_refused(fake_full, monkeypatch):
+    monkeypatch.setattr(data, "FULL_SHA256", {"t10k-images-idx3-ubyte": "0" * 64})
+    with pytest.raises(data.DataError, match="checksum mismatch for .*t10k-images"):
+        data.load_fashion_mnist("test", root=fake_full)
+
+
+def test_corrupt_bundled_subset_is_refused(tmp_path, monkeypatch):
+    for f in data.SUBSET_DIR.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
+    monkeypatch.setattr(data, "SUBSET_DIR", tmp_path)
+    with pytest.raises(data.DataError, match="checksum mismatch.*t10k-labels.*git checkout data/"):
+        data.load_bundled_subset("test")
+
+
+def test_subset_is_stratified_and_seeded():
+    ds = data.ImageSet(torch.zeros(100, 2, 2, dtype=torch.uint8), torch.arange(100) % 4)
+    a, b = ds.subset(20, seed=1), ds.subset(20, seed=1)
+    assert torch.equal(a.y, b.y) and torch.bincount(a.y).tolist() == [5, 5, 5, 5]
+    with pytest.raises(ValueError, match="subset size must be in 1..100"):
+        ds.subset(101)
+
+
+def test_imageset_validates():
+    with pytest.raises(ValueError, match="X must be uint8"):
+        data.ImageSet(torch.zeros(4, 28, 28), torch.zeros(4))
+    with pytest.raises(ValueError, match=r"y must be \(N,\) = \(4,\)"):
+        data.ImageSet(torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(3))
+
+
+@pytest.mark.parametrize("gate, expected", [("and", [0, 0, 0, 1]), ("or", [0, 1, 1, 1]),
+                                            ("xor", [0, 1, 1, 0]), ("nand", [1, 1, 1, 0]),
+                                            ("not", [1, 0]), ("majority", [0, 0, 0, 1, 0, 1, 1, 1])])
+def test_logic_gates(gate, expected):
+    X, y = data.logic_gate(gate)
+    assert y.tolist() == expected and len(X) == len(y)
+
+
+def test_unknown_gate():
+    with pytest.raises(ValueError, match="unknown gate 'xnorr'"):
+        data.logic_gate("xnorr")
+
+
+@pytest.mark.parametrize("make", [data.make_blobs, data.make_moons, data.make_spirals])
+def test_toy_sets_are_seeded(make):
+    X1, y1 = make(200, seed=4)
+    X2, y2 = make(200, seed=4)
+    X3, _ = make(200, seed=5)
+    assert X1.shape == (200, 2) and torch.equal(X1, X2) and torch.equal(y1, y2)
+    assert not torch.equal(X1, X3) and set(y1.tolist()) == {0, 1}
+
+
+def small_set(n=50):
+    g = torch.Generator().manual_seed(0)
+    return data.ImageSet(torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=g),
+                         torch.arange(n) % 10)
+
+
+def test_tensor_loader_shapes_and_normalization():
+    ds = small_set()
+    loader = data.TensorLoader(ds, batch_size=16, device="cpu")
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3  # drop_last: static shapes
+    X, y = batches[0]
+    assert X.shape == (16, 1, 28, 28) and X.dtype == torch.float32 and y.dtype == torch.int64
+    full = data.TensorLoader(ds, batch_size=16, shuffle=False, drop_last=False, device="cpu")
+    X = torch.cat([X for X, _ in full])
+    assert torch.allclose(X, (ds.X.unsqueeze(1).float() / 255 - data.FASHION_MEAN) / data.FASHION_STD)
+
+
+def test_tensor_loader_matches_dataloader_for_a_seed():
+    ds = small_set()
+    ours = data.TensorLoader(ds, batch_size=8, drop_last=False, seed=3, device="cpu")
+    theirs = data.make_dataloader(ds, batch_size=8, seed=3)
+    for _ in range(2):  # two epochs: the permutations advance the same way
+        for (X1, y1), (X2, y2) in zip(ours, theirs, strict=True):
+            assert torch.equal(y1, y2) and torch.allclose(X1, X2)
+
+
+def test_augmentation_flips_and_shifts_on_device():
+    X = torch.zeros(2, 1, 8, 8, dtype=torch.uint8)
+    X[:, :, 3, 0] = 255  # one bright pixel at the left edge
+    ds = data.ImageSet(X, torch.tensor([0, 1]), mean=0.0, std=1.0)
+    loader = data.TensorLoader(ds, batch_size=2, shuffle=False, augment="flip", device="cpu", seed=0)
+    seen = set()
+    for _ in range(20):
+        Xb, _ = next(iter(loader))
+        seen |= {int(Xb[i, 0, 3].argmax()) for i in range(2)}
+    assert seen == {0, 7}  # each image is sometimes flipped
+    centre = torch.zeros(2, 1, 9, 9, dtype=torch.uint8)
+    centre[:, :, 4, 4] = 255
+    ds = data.ImageSet(centre, torch.tensor([0, 1]), mean=0.0, std=1.0)
+    loader = data.TensorLoader(ds, batch_size=2, shuffle=False, augment="flip_translate",
+                               device="cpu", max_shift=2)
+    moved = set()
+    for _ in range(20):
+        Xb, _ = next(iter(loader))
+        assert torch.equal(Xb.sum((1, 2, 3)), torch.ones(2))  # shifted, never lost or duplicated
+        rows, cols = torch.nonzero(Xb[:, 0], as_tuple=True)[1:]
+        assert (rows - 4).abs().max() <= 2 and (cols - 4).abs().max() <= 2
+        moved |= set(zip(rows.tolist(), cols.tolist()))
+    assert len(moved) > 5
+
+
+def test_tensor_loader_rejects_bad_settings():
+    with pytest.raises(ValueError, match="augment must be None, 'flip' or 'flip_translate'"):
+        data.TensorLoader(small_set(), augment="rotate")
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        data.TensorLoader(small_set(), batch_size=0)
