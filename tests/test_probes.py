@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from torch import nn
-
 from dlcourse import probes
 from dlcourse.models.deep import deep_mlp, plain_or_resnet
+from torch import nn
 
 SWEEP = torch.linspace(-2, 2, 256).reshape(-1, 1)  # (N, 1) finely swept 1-D inputs
 
@@ -20,7 +19,9 @@ def test_layer_grad_norms_match_autograd():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     X, y = torch.randn(8, 3), torch.tensor([0, 1] * 4)
     loss = nn.functional.cross_entropy(model(X), y)
-    oracle = [g.norm().item() for g in torch.autograd.grad(loss, [model[0].weight, model[2].weight])]
+    oracle = [
+        g.norm().item() for g in torch.autograd.grad(loss, [model[0].weight, model[2].weight])
+    ]
     norms = probes.layer_grad_norms(model, X, y)
     assert list(norms) == ["0", "2"]  # forward order, named like the modules
     assert list(norms.values()) == pytest.approx(oracle, rel=1e-6)
@@ -59,8 +60,9 @@ def test_input_gradients_match_jacobian_and_finite_differences():
     grads = probes.input_gradients(model, SWEEP)
     jacobian = torch.autograd.functional.jacobian(lambda x: model(x).squeeze(1), SWEEP)
     torch.testing.assert_close(grads, jacobian.squeeze(2).diagonal())  # (N, N, 1) -> (N,)
-    torch.testing.assert_close(probes.finite_difference_gradients(model, SWEEP), grads,
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        probes.finite_difference_gradients(model, SWEEP), grads, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_finite_differences_need_a_tiny_step_on_shattered_relu_nets():
@@ -110,11 +112,15 @@ def test_autocorrelation_bad_inputs():
 def test_shattered_gradients_seeded():
     # Balduzzi et al. 2017, fig. 1: shallow smooth, deep plain white noise, residual in between
     lag1 = {}
-    for name, kw in {"shallow": dict(depth=0), "plain": dict(depth=24),
-                     "residual": dict(depth=24, residual=True)}.items():
+    for name, kw in {
+        "shallow": dict(depth=0),
+        "plain": dict(depth=24),
+        "residual": dict(depth=24, residual=True),
+    }.items():
         torch.manual_seed(0)
-        model = probes.calibrate_batchnorm(deep_mlp(width=200, batch_norm=True, init="he", **kw),
-                                           SWEEP)
+        model = probes.calibrate_batchnorm(
+            deep_mlp(width=200, batch_norm=True, init="he", **kw), SWEEP
+        )
         lag1[name] = probes.autocorrelation(probes.input_gradients(model, SWEEP), 1)[1]
     assert lag1["shallow"] > 0.9 and abs(lag1["plain"]) < 0.25 and lag1["residual"] > 0.6
 
@@ -177,8 +183,10 @@ def test_euler_flow_is_repeated_residual_steps_and_converges():
     step = torch.eye(2, dtype=torch.float64) + 0.1 * A
     torch.testing.assert_close(traj[-1], torch.linalg.matrix_power(step, 30) @ y0)
     exact = probes.linear_flow(A, y0, torch.tensor([3.0], dtype=torch.float64))[0]
-    errors = [(probes.euler_flow(lambda y: A @ y, y0, 3.0, n)[-1] - exact).norm().item()
-              for n in (100, 200, 400)]
+    errors = [
+        (probes.euler_flow(lambda y: A @ y, y0, 3.0, n)[-1] - exact).norm().item()
+        for n in (100, 200, 400)
+    ]
     assert errors[1] / errors[0] == pytest.approx(0.5, abs=0.05)  # first order: error ~ h
     assert errors[2] / errors[1] == pytest.approx(0.5, abs=0.05)
     with pytest.raises(ValueError, match="num_steps"):
@@ -208,3 +216,102 @@ def test_activation_stats_match_hooks_and_batchnorm_keeps_scale():
     assert probes.activation_stats(normed, X)["std"] == pytest.approx([relu_std] * 10, abs=0.03)
     with pytest.raises(ValueError, match="modules="):
         probes.activation_stats(nn.Linear(10, 2), X)
+
+
+# --- viz.resnet: every plot returns its Axes with one artist per series -----------------------
+
+
+def test_resnet_plots_return_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from dlcourse.viz import resnet as rviz
+
+    ax = rviz.plot_degradation(
+        {(8, True): [0.5, 0.3], (8, False): [0.5, 0.4], (20, True): [0.4, 0.2]}
+    )
+    assert len(ax.lines) == 3 and ax.lines[1].get_linestyle() == "-"  # sorted: (8, False) dashed
+    assert ax.lines[0].get_linestyle() == "--"
+    assert len(rviz.plot_grad_norms({"a": [1, 2], "b": [3, 4]}).lines) == 2
+    assert len(rviz.plot_input_gradient(SWEEP, SWEEP).lines) == 1
+    assert len(rviz.plot_autocorrelation({"a": [1, 0.5]}).lines) == 2  # the curve + the zero line
+    assert len(rviz.plot_path_lengths(probes.path_length_counts(4)).patches) == 5
+    assert len(rviz.plot_lesion({"a": [0.9, 0.8]}, {"a": 0.95}).lines) == 2
+    assert len(rviz.plot_trajectories({"a": torch.zeros(5, 2)}).lines) == 1
+    stats = {"a": {"std": [1, 2], "mean": [0, 0]}}
+    assert len(rviz.plot_activation_stats(stats).lines) == 1
+    plt.close("all")
+
+
+# --- check.part4: the reference solutions pass, typical mistakes fail with a hint --------------
+
+
+def test_check_weighted_layer_counter():
+    from dlcourse.check import part4
+
+    part4.weighted_layer_counter(
+        lambda m: sum(isinstance(x, nn.Conv2d | nn.Linear) for x in m.modules())
+    )
+    with pytest.raises(AssertionError, match="nn.Conv2d or nn.Linear"):
+        part4.weighted_layer_counter(lambda m: sum(isinstance(x, nn.Conv2d) for x in m.modules()))
+
+
+def test_check_numbers():
+    from dlcourse.check import part4
+
+    part4.skip_gradient_products(0.1**20, 1.1**20)
+    with pytest.raises(AssertionError, match="1 \\+ f'"):
+        part4.skip_gradient_products(0.1**20, 0.1**20 + 1)
+    with pytest.raises(AssertionError, match="still empty"):
+        part4.skip_gradient_products(..., 1.0)
+    part4.resnet110_path_fraction(sum(math.comb(54, k) for k in range(19, 36)) / 2**54)
+    with pytest.raises(AssertionError, match="both ends"):
+        part4.resnet110_path_fraction(sum(math.comb(54, k) for k in range(19, 35)) / 2**54)
+    part4.stochastic_depth_expected_blocks(54 - 0.5 * 55 / 2)
+    with pytest.raises(AssertionError, match="survives"):
+        part4.stochastic_depth_expected_blocks(54 * 0.75)  # the mean drop, off by one block index
+
+
+def test_check_autocorrelation_function():
+    from dlcourse.check import part4
+
+    part4.autocorrelation_function(probes.autocorrelation)
+
+    def per_lag_mean(g, max_lag):  # the unbiased-looking mistake: divide by N - k
+        g = g - g.mean()
+        return np.array([(g[: len(g) - k] * g[k:]).mean() / g.var() for k in range(max_lag + 1)])
+
+    with pytest.raises(AssertionError, match="not N - k"):
+        part4.autocorrelation_function(per_lag_mean)
+
+
+def test_check_heun_integrator():
+    from dlcourse.check import part4
+
+    def heun(field, y0, t_end, num_steps):
+        h, ys = t_end / num_steps, [y0]
+        for _ in range(num_steps):
+            guess = ys[-1] + h * field(ys[-1])
+            ys.append(ys[-1] + h / 2 * (field(ys[-1]) + field(guess)))
+        return torch.stack(ys)
+
+    part4.heun_integrator(heun)
+    with pytest.raises(AssertionError, match="more accurate than Euler"):
+        part4.heun_integrator(probes.euler_flow)
+
+
+def test_check_densenet_transition():
+    from dlcourse.check import part4
+
+    part4.densenet_transition(
+        lambda c: nn.Sequential(
+            nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1), nn.AvgPool2d(2)
+        )
+    )
+    with pytest.raises(AssertionError, match="average pooling"):
+        part4.densenet_transition(lambda c: nn.Conv2d(c, c // 2, 1))
+    with pytest.raises(AssertionError, match="single 1x1"):
+        part4.densenet_transition(
+            lambda c: nn.Sequential(nn.Conv2d(c, c // 2, 3, padding=1), nn.AvgPool2d(2))
+        )

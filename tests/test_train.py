@@ -227,6 +227,9 @@ def test_fit_rejects_bad_arguments():
         train.fit(MLP(2, [4], 3), (X, y), num_epochs=0, lr=0.1)
     with pytest.raises(ValueError, match="optimizer must be 'sgd', 'adam' or 'adamw'"):
         train.fit(MLP(2, [4], 3), (X, y), num_epochs=1, lr=0.1, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="yields no batches"):
+        train.fit(MLP(784, [4], 4), data.TensorLoader(image_set(8), batch_size=16, device="cpu"),
+                  num_epochs=1, lr=0.1)
     with pytest.raises(ValueError, match="schedule must be"):
         train.fit(MLP(2, [4], 3), (X, y), num_epochs=1, lr=0.1, schedule="step")
 
@@ -248,3 +251,31 @@ def test_history_repr_and_plot():
     with pytest.raises(AttributeError, match="no column 'val_f1'"):
         history.val_f1
     assert os.environ.get("MPLBACKEND", "Agg")
+
+
+def test_live_plot_redraws_one_figure(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, fig):
+            shown.append(("update", len(fig.axes)))
+
+    def fake_display(fig, display_id):
+        shown.append(("display", len(fig.axes)))
+        return Handle()
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    X, y = blobs_loader()
+    train.fit(MLP(2, [4], 3), (X, y), (X, y), num_epochs=3, lr=0.1, progress=False,
+              callbacks=[callbacks.LivePlot()])
+    assert shown == [("display", 2), ("update", 2), ("update", 2)]
+
+
+def test_bf16_autocast_and_grad_clip_run_on_cpu():
+    config.set_seed(0)
+    X, y = blobs_loader()
+    history = train.fit(MLP(2, [16], 3), (X, y), (X, y), num_epochs=40, lr=0.1, amp=True,
+                        grad_clip=1.0, progress=False)
+    assert history.val_acc[-1] >= 0.95

@@ -129,10 +129,18 @@ class Value:
 
     # --- python sugar built from the ops above ----------------------------------------------
     def __neg__(self) -> Value:
-        return self * -1
+        return self._unary(-self.data, "neg", -1.0)
 
     def __sub__(self, other: Value | Number) -> Value:
-        return self + (-_as_value(other))
+        other = _as_value(other)
+        out = Value(self.data - other.data, (self, other), "-")
+
+        def _backward() -> None:
+            self.grad += out.grad
+            other.grad -= out.grad  # d(a-b)/db = -1
+
+        out._backward = _backward
+        return out
 
     def __truediv__(self, other: Value | Number) -> Value:
         return self * _as_value(other) ** -1
@@ -191,7 +199,10 @@ def softmax(logits: Iterable[Value | Number]) -> list[Value]:
 def graph_table(root: Value) -> list[str]:
     """One line per node in topological order: label/op, data and grad (for printing a graph)."""
     order = topological_order(root)
-    names = {id(n): (n.label or f"n{i}") for i, n in enumerate(order)}
+    # unnamed leaves are constants such as the 1.0 in (o - 1.0): name them by their value
+    names = {
+        id(n): n.label or (f"{n.data:g}" if not n._prev else f"n{i}") for i, n in enumerate(order)
+    }
     lines = []
     for n in order:
         inputs = ", ".join(names[id(p)] for p in n._prev)

@@ -134,9 +134,18 @@ class PerceptronResult:
 
 
 def train_perceptron(
-    X: Array, y: Array, num_epochs: int = 20, lr: float = 1.0, seed: int | None = 0
+    X: Array,
+    y: Array,
+    num_epochs: int = 20,
+    lr: float = 1.0,
+    seed: int | None = 0,
+    init_scale: float = 0.0,
 ) -> PerceptronResult:
-    """Run the perceptron rule epoch by epoch (shuffled if seed is not None); stop when clean."""
+    """Run the perceptron rule epoch by epoch (shuffled if seed is not None); stop when clean.
+
+    init_scale 0 starts from w = 0, b = 0 (Rosenblatt); a small value such as 0.1 starts from
+    random weights, which keeps the learned line off the grid points of a truth table.
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     if X.ndim != 2 or y.shape != (len(X),):
@@ -144,7 +153,7 @@ def train_perceptron(
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("perceptron targets must be 0 or 1; map -1 labels with (y + 1) / 2.")
     rng = np.random.default_rng(seed)
-    w, b = np.zeros(X.shape[1]), 0.0
+    w, b = init_scale * rng.normal(size=X.shape[1]), float(init_scale * rng.normal())
     result = PerceptronResult(w, b, snapshots=[(w.copy(), b)])
     for _ in range(num_epochs):
         order = rng.permutation(len(X)) if seed is not None else np.arange(len(X))
@@ -248,7 +257,7 @@ def sgd_update(params: Params, grads: Params, lr: float) -> Params:
 # --- numerical gradient checking ---------------------------------------------------------------
 
 
-def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
+def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-5) -> Array:
     """Central differences (f(x+eps) - f(x-eps)) / 2eps, perturbing array `x` in place."""
     grad = np.zeros_like(x, dtype=float)
     it = np.nditer(x, flags=["multi_index"])
@@ -274,7 +283,7 @@ def relative_error(a: Array, b: Array) -> float:
 
 
 def gradient_check(
-    params: Params, X: Array, y: Array, output: str = "sigmoid", eps: float = 1e-6
+    params: Params, X: Array, y: Array, output: str = "sigmoid", eps: float = 1e-5
 ) -> float:
     """Largest relative error between mlp_backward and central differences over all parameters."""
     _, acts = mlp_forward(params, X, output)

@@ -126,11 +126,13 @@ def receptive_field(layers: nn.Module | Sequence, input_size: int | None = None)
 
 def format_receptive_field(rows: Sequence[RFLayer]) -> str:
     """A fixed-width text table of receptive_field() rows."""
-    lines = [f"{'layer':<12}{'kernel':>7}{'stride':>7}{'dil':>5}{'RF':>5}{'jump':>6}{'out':>6}"]
+    sized = any(r.out_size is not None for r in rows)  # show the output column only if known
+    lines = [f"{'layer':<12}{'kernel':>7}{'stride':>7}{'dil':>5}{'RF':>5}{'jump':>6}"
+             + (f"{'out':>6}" if sized else "")]
     for r in rows:
-        out = "" if r.out_size is None else str(r.out_size)
+        out = f"{r.out_size if r.out_size is not None else '':>6}" if sized else ""
         lines.append(f"{r.name:<12}{r.kernel:>7}{r.stride:>7}{r.dilation:>5}{r.size:>5}"
-                     f"{r.jump:>6}{out:>6}")
+                     f"{r.jump:>6}{out}")
     return "\n".join(lines)
 
 

@@ -47,6 +47,8 @@ class ModelSummary:
     trainable_params: int = 0
     total_macs: int = 0
     input_memory: int = 0
+    output_rf: Pair | None = None  # receptive field of the model's output (max over channels)
+    output_jump: Pair | None = None
 
     @property
     def total_memory(self) -> int:
@@ -245,7 +247,9 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
     try:
         with flops, rf_mode:
             rf_mode.tag(x, (1, 1), (1, 1))
-            model(x)
+            out = model(x)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        result.output_rf, result.output_jump = rf_mode.lookup(out) or (None, None)
         result.total_macs = flops.get_total_flops() // 2
     finally:
         for h in handles:

@@ -101,6 +101,9 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
         raise ValueError(f"need num_epochs >= 1 and lr > 0, got num_epochs={num_epochs}, lr={lr}")
     device = torch.device(device) if device is not None else get_device()
     train_data, val_data = _as_batches(train_data), _as_batches(val_data)
+    if len(train_data) == 0:
+        raise ValueError("train_data yields no batches: with drop_last=True a data set smaller than "
+                         "batch_size gives none; use a smaller batch_size or drop_last=False")
     use_amp = (device.type == "cuda" and torch.cuda.is_bf16_supported()) if amp == "auto" else bool(amp)
     use_cl = device.type == "cuda" and _has_conv(model) if channels_last == "auto" else channels_last
     model.to(device, memory_format=torch.channels_last if use_cl else torch.preserve_format)

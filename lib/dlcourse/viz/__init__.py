@@ -91,7 +91,7 @@ def plot_confusion_matrix(y, y_hat, classes, normalize: bool = True, ax=None):
     if normalize:
         cm = cm / cm.sum(1, keepdim=True).clamp_min(1)
     ax = _axes(ax, figsize=(6, 5))
-    im = ax.imshow(cm, cmap="Blues")
+    im = ax.imshow(cm.numpy(), cmap="Blues")
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
     ticks = range(len(classes))
     ax.set_xticks(ticks, classes, rotation=60, ha="right", fontsize=8)
@@ -136,8 +136,7 @@ def plot_decision_boundary(predict_fn, X: torch.Tensor, y: torch.Tensor, ax=None
     with torch.no_grad():
         z = torch.as_tensor(predict_fn(torch.stack([gx.flatten(), gy.flatten()], 1))).float()
     ax = _axes(ax, figsize=(4, 4))
-    ax.contourf(gx, gy, z.reshape(gx.shape), levels=20 if z.max() <= 1 else None, cmap="RdBu",
-                alpha=0.4)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu", edgecolors="k", s=25)
+    ax.contourf(gx.numpy(), gy.numpy(), z.reshape(gx.shape).numpy(), levels=20, cmap="RdBu", alpha=0.4)
+    ax.scatter(X[:, 0].numpy(), X[:, 1].numpy(), c=y.numpy(), cmap="RdBu", edgecolors="k", s=25)
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
     return ax

@@ -52,7 +52,8 @@ def plot_neuron_threshold(
     x = np.linspace(*x_range, 401)
     ax.plot(x, scratch.activation(act)(w * x + b), label=f"{act}({w:.1f} x + {b:.1f})")
     if w != 0:
-        ax.axvline(-b / w, color="tab:red", ls=":", label=f"threshold x = {-b / w:.2f}")
+        t = -b / w + 0.0  # + 0.0 turns -0.0 into 0.0
+        ax.axvline(t, color="tab:red", ls=":", label=f"threshold x = {t:.2f}")
     ax.set(xlim=x_range, xlabel="x", ylabel="o", title="one neuron")
     ax.legend(loc="upper left", fontsize=8)
     return ax
@@ -109,7 +110,9 @@ def plot_perceptron_history(
         np.linspace(0, len(snapshots) - 1, min(max_panels, len(snapshots))).round().astype(int)
     )
     if axes is None:
-        _, axes = plt.subplots(1, len(idx), figsize=(2.6 * len(idx), 2.6), squeeze=False)
+        _, axes = plt.subplots(
+            1, len(idx), figsize=(2.6 * len(idx), 2.6), squeeze=False, constrained_layout=True
+        )
         axes = axes[0]
     for ax, i in zip(axes, idx, strict=False):
         w, b = snapshots[i]
@@ -132,10 +135,11 @@ def plot_hidden_representation(
         H = Hc @ Vt[:2].T  # (N, 2) principal-component coordinates
     elif H.shape[1] == 1:
         H = np.c_[H, np.zeros(len(H))]
+    size = 60 if len(H) <= 20 else 12  # big markers for truth tables, small for data sets
     for label in np.unique(y):
         pts = H[np.asarray(y) == label]
         ax.scatter(
-            pts[:, 0], pts[:, 1], s=12, color=CLASS_COLORS[int(label) % 4], label=f"y={int(label)}"
+            pts[:, 0], pts[:, 1], s=size, color=CLASS_COLORS[int(label) % 4], label=f"y={int(label)}"
         )
     ax.set(title=title)
     ax.legend(fontsize=8)

@@ -13,8 +13,9 @@ def _axes(ax, figsize=(5, 3.5)):
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
 
-def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel: str = "error",
-                     ax=None):
+def plot_degradation(
+    curves: Mapping[tuple[int, bool], Sequence[float]], ylabel: str = "error", ax=None
+):
     """Error per epoch for each (depth, residual) run: one color per depth, plain dashed.
 
     Args:
@@ -24,15 +25,22 @@ def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel:
     depths = sorted({depth for depth, _ in curves})
     for (depth, residual), values in sorted(curves.items()):
         epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, color=f"C{depths.index(depth)}", ls="-" if residual else "--",
-                marker="o", ms=3, label=f"{'ResNet' if residual else 'plain'}-{depth}")
+        ax.plot(
+            epochs,
+            values,
+            color=f"C{depths.index(depth)}",
+            ls="-" if residual else "--",
+            marker="o",
+            ms=3,
+            label=f"{'ResNet' if residual else 'plain'}-{depth}",
+        )
     ax.set(xlabel="epoch", ylabel=ylabel)
     ax.legend(fontsize=8)
     return ax
 
 
 def plot_grad_norms(norms: Mapping[str, Sequence[float]], ax=None):
-    """Gradient norm of each layer's weights (input layer on the left), log scale, one line per net."""
+    """Gradient norm of each layer's weights (input layer first), log scale, one line per net."""
     ax = _axes(ax)
     for name, values in norms.items():
         ax.semilogy(np.arange(1, len(values) + 1), list(values), marker="o", ms=3, label=name)
@@ -41,8 +49,9 @@ def plot_grad_norms(norms: Mapping[str, Sequence[float]], ax=None):
     return ax
 
 
-def plot_input_gradient(x: torch.Tensor | np.ndarray, grads: torch.Tensor | np.ndarray,
-                        title: str = "", ax=None):
+def plot_input_gradient(
+    x: torch.Tensor | np.ndarray, grads: torch.Tensor | np.ndarray, title: str = "", ax=None
+):
     """dy/dx along a 1-D input sweep (Balduzzi et al. 2017, fig. 1)."""
     ax = _axes(ax, figsize=(4, 3))
     ax.plot(np.asarray(x).ravel(), np.asarray(grads).ravel(), lw=0.8)
@@ -66,13 +75,17 @@ def plot_path_lengths(counts: Sequence[int], ax=None):
     ax = _axes(ax)
     counts = np.asarray(counts, dtype=float)
     ax.bar(np.arange(len(counts)), counts / counts.sum(), color="C0")
-    ax.set(xlabel="path length k (residual branches passed)", ylabel="fraction of paths",
-           title=f"{len(counts) - 1} blocks: {int(counts.sum()):.3g} paths")
+    ax.set(
+        xlabel="path length k (residual branches passed)",
+        ylabel="fraction of paths",
+        title=f"{len(counts) - 1} blocks: {int(counts.sum()):.3g} paths",
+    )
     return ax
 
 
-def plot_lesion(scores: Mapping[str, Sequence[float]], baselines: Mapping[str, float] | None = None,
-                ax=None):
+def plot_lesion(
+    scores: Mapping[str, Sequence[float]], baselines: Mapping[str, float] | None = None, ax=None
+):
     """Test accuracy after deleting each block in turn; dotted lines: the intact nets."""
     ax = _axes(ax)
     for i, (name, values) in enumerate(scores.items()):
@@ -96,8 +109,9 @@ def plot_trajectories(trajectories: Mapping[str, torch.Tensor | np.ndarray], ax=
     return ax
 
 
-def plot_activation_stats(stats: Mapping[str, Mapping[str, Sequence[float]]], key: str = "std",
-                          ax=None):
+def plot_activation_stats(
+    stats: Mapping[str, Mapping[str, Sequence[float]]], key: str = "std", ax=None
+):
     """One statistic ("std" or "mean") of each block's output vs depth, one line per net."""
     ax = _axes(ax)
     for name, values in stats.items():
