@@ -13,7 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-test: $(VENV)/.installed  ## unit tests of lib/ and every notebook under nbval, fast mode, 2 workers
+test: $(VENV)/.installed  ## lint, unit tests of lib/ and every notebook under nbval, fast mode, 2 workers
+	$(VENV)/bin/ruff check lib tests scripts conftest.py
 	$(FAST_ENV) $(PY) -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks
 
 unit: $(VENV)/.installed  ## unit tests only
@@ -31,8 +32,8 @@ lab: $(VENV)/.installed  ## JupyterLab on the notebooks, for self-study
 bench: $(VENV)/.installed  ## tutorial loop vs dlcourse.train.fit on Fashion-MNIST
 	$(PY) -m dlcourse bench
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check lib tests scripts
+lint: $(VENV)/.installed  ## ruff on the package, tests and scripts
+	$(VENV)/bin/ruff check lib tests scripts conftest.py
 
 strip: $(VENV)/.installed  ## keep only NBVAL_CHECK_OUTPUT outputs in the committed notebooks
 	$(PY) scripts/refresh_notebooks.py --strip-only notebooks/*.ipynb

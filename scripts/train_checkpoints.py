@@ -39,11 +39,12 @@ def build_one(name: str, seed: int, device: str | None, command: str) -> None:
     """Train one checkpoint and write its .pt, .sha256 and .log files."""
     spec = checkpoints.get_spec(name)
     print(f"training {name}: {spec.description}", flush=True)
+    load_before = os.getloadavg()[0]  # other jobs on the machine slow the measured time
     model, facts = checkpoints.train_recipe(name, fast=False, seed=seed, device=device)
     if facts["train_size"] < 20000:
         sys.exit(f"{name} was trained on only {facts['train_size']} images: the full Fashion-MNIST "
                  "was not found (fast mode on, or no copy); unset DLCOURSE_FAST or set DLCOURSE_DATA")
-    sha = checkpoints.save_pretrained(name, model, **facts, torch_version=torch.__version__)
+    sha = checkpoints.save_pretrained(name, model, **facts, torch_version=str(torch.__version__))
     spec.path.with_suffix(".sha256").write_text(f"{sha}  {spec.path.name}\n")
     device_name = str(device or config.get_device())
     log = [
@@ -57,9 +58,10 @@ def build_one(name: str, seed: int, device: str | None, command: str) -> None:
         f"data: {facts['train_size']} training / {facts['test_size']} test images, "
         f"classes {list(spec.classes)}",
         f"recipe: {spec.factory.__name__}({spec.kwargs}), {facts['num_epochs']} epochs, SGD "
-        "Nesterov lr 0.1 onecycle, weight decay 5e-4, batch 128, flip+translate, seed "
-        f"{facts['seed']}",
-        f"measured training time: {facts['train_seconds']:.0f} s",
+        f"Nesterov lr 0.1 onecycle, weight decay 5e-4, batch 128, augment {spec.augment}, "
+        f"seed {facts['seed']}",
+        f"measured training time: {facts['train_seconds']:.0f} s (machine load average "
+        f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores)",
         f"measured test accuracy: {facts['test_acc']:.4f}",
         f"parameters: {sum(p.numel() for p in model.parameters())}, "
         f"file size: {spec.path.stat().st_size} bytes",

@@ -185,3 +185,17 @@ def test_classic_dropout_rescales_at_test_time():
     assert abs(out.mean().item() - test_out.mean().item()) < 0.01
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         augment.dropout(x, 1.0)
+
+
+def test_part5_checks_accept_solutions_and_reject_mistakes():
+    from dlcourse import check
+
+    check.inverted_dropout(lambda x, p, training: augment.dropout(x, p, training))
+    check.soft_threshold(lambda w, t: w.sign() * (w.abs() - t).clamp(min=0))
+    check.flip_tta(lambda model, X: augment.tta_probs(model, X, scales=(28,)))
+    with pytest.raises(AssertionError, match="rescaled"):
+        check.inverted_dropout(lambda x, p, training: augment.dropout(x, p, training, inverted=False))
+    with pytest.raises(AssertionError, match="overshoot"):
+        check.soft_threshold(lambda w, t: w - t * w.sign())
+    with pytest.raises(AssertionError, match="not the logits"):
+        check.flip_tta(lambda model, X: (model(X) + model(X.flip(-1))).softmax(-1))

@@ -5,6 +5,7 @@ import random
 
 import pytest
 import torch
+
 from dlcourse.autograd import Value, graph_table, softmax, topological_order
 
 

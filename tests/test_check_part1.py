@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from dlcourse import scratch
 from dlcourse.check import part1
 

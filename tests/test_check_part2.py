@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from dlcourse import conv, pooling
 from dlcourse.check import part2
 

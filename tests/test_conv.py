@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from dlcourse import conv
 
 # (B, C_in, H, W, C_out, kH, kW, stride, padding, dilation): random shapes covering every option
@@ -134,6 +135,7 @@ def test_filter_image_same_padding_and_channels():
     assert image.shape == (32, 32) and 0 <= image.min() and image.max() <= 1
     assert conv.filter_image(image, conv.get_kernel("sobel_x")).shape == (32, 32)
     assert conv.filter_image(image, conv.get_kernel("identity")).allclose(image)
+    assert conv.filter_image(image, torch.ones(1, 3)).shape == (32, 32)  # pads columns only
     rgb = conv.sample_image(16, gray=False)
     assert conv.filter_image(rgb, conv.get_kernel("box_blur"), stride=2).shape == (3, 8, 8)
     with pytest.raises(ValueError, match="unknown pattern"):

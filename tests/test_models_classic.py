@@ -1,4 +1,4 @@
-"""LeNet-5, AlexNet, ZFNet, VGG, GoogLeNet: the lectures' arithmetic, torchvision's counts, checks."""
+"""LeNet-5, AlexNet, ZFNet, VGG, GoogLeNet: lecture arithmetic, torchvision counts, checks."""
 
 import matplotlib
 import pytest

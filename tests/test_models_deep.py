@@ -3,6 +3,8 @@
 import pytest
 import torch
 import torchvision
+from torch import nn
+
 from dlcourse.models.deep import (
     BasicBlock,
     BottleneckBlock,
@@ -15,7 +17,6 @@ from dlcourse.models.deep import (
     plain_or_resnet,
     tiny_unet,
 )
-from torch import nn
 
 
 @pytest.mark.parametrize("depth", [8, 20, 56])

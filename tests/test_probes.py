@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from torch import nn
+
 from dlcourse import probes
 from dlcourse.models.deep import deep_mlp, plain_or_resnet
-from torch import nn
 
 SWEEP = torch.linspace(-2, 2, 256).reshape(-1, 1)  # (N, 1) finely swept 1-D inputs
 
@@ -226,6 +227,7 @@ def test_resnet_plots_return_axes():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from dlcourse.viz import resnet as rviz
 
     ax = rviz.plot_degradation(

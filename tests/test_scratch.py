@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from dlcourse import scratch
 
 GATES = {  # inputs (N, 2) and 0/1 targets; written out so the tests do not depend on data.py
@@ -99,10 +100,7 @@ def test_hand_set_xor_network_truth_table():
 
 def _torch_grads(params, X, y, output):
     """Oracle: the same MLP and loss in torch, differentiated by autograd."""
-    ts = [
-        (torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True))
-        for W, b in params
-    ]
+    ts = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in params]
     a = torch.tensor(X)
     for i, (W, b) in enumerate(ts):
         z = a @ W.T + b

@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+from torch import nn
+
 from dlcourse import shapes
 from dlcourse.models.lecture import CCP, ClassificationModel, ccp_flatten_size, first_cnn
-from torch import nn
 
 
 @pytest.mark.parametrize("S, expected", [(1, 5), (2, 3)])

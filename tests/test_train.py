@@ -144,7 +144,8 @@ def test_wrong_shape_checkpoint_says_which_keys_differ(tmp_path):
     train.save_checkpoint(path, MLP(4, [8], 3))
     with pytest.raises(train.CheckpointError, match=r"1.weight: checkpoint \(8, 4\) vs model \(16, 4\)"):
         train.load_checkpoint(path, MLP(4, [16], 3))
-    with pytest.raises(train.CheckpointError, match=r"missing in checkpoint: 5.weight, 5.bias \| different shapes: 3.weight"):
+    differ = r"missing in checkpoint: 5.weight, 5.bias \| different shapes: 3.weight"
+    with pytest.raises(train.CheckpointError, match=differ):
         train.load_checkpoint(path, MLP(4, [8, 8], 3))
 
 

@@ -149,4 +149,20 @@ def test_snapshots_from_one_fit_are_distinct_models():
     assert len(cb.snapshots) == 3
     assert not torch.equal(cb.snapshots[0][1].weight, cb.snapshots[1][1].weight)
     assert torch.equal(cb.snapshots[-1][1].weight, model[1].weight)
-    assert history.rows[0]["lr"] == pytest.approx(0.05)  # each 2-step cycle ends back at lr
+    assert cb.snapshot_steps == [2, 4, 6]
+    # the last step of every 2-step cycle ran at half the peak, then the next cycle restarts
+    assert [row["lr"] for row in history.rows] == pytest.approx([0.025] * 3)
+
+
+def test_part5_checks_accept_solutions_and_reject_mistakes():
+    from dlcourse import check
+
+    check.freeze_all_but_head(lambda model: transfer.freeze(model, ["block1", "block2"]))
+    check.ensemble_average(lambda zs: torch.stack([z.softmax(-1) for z in zs]).mean(0))
+    check.ema_update(lambda avg, new, decay: decay * avg + (1 - decay) * new)
+    with pytest.raises(AssertionError, match="head and nothing else"):
+        check.freeze_all_but_head(lambda model: transfer.freeze(model, ["block1"]))
+    with pytest.raises(AssertionError, match="probabilities first"):
+        check.ensemble_average(lambda zs: torch.stack(zs).mean(0).softmax(-1))
+    with pytest.raises(AssertionError, match="small step"):
+        check.ema_update(lambda avg, new, decay: (1 - decay) * avg + decay * new)

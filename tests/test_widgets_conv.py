@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
 from dlcourse import conv, shapes  # noqa: E402
 from dlcourse.viz import conv as vconv  # noqa: E402
 from dlcourse.widgets import conv as wconv  # noqa: E402

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
 from dlcourse import scratch  # noqa: E402
 from dlcourse.viz import neuron as nviz  # noqa: E402
 from dlcourse.widgets.neuron import activation_explorer, neuron_explorer, neuron_threshold  # noqa: E402

@@ -7,16 +7,9 @@
 
 from dlcourse import callbacks, check, config, data, models, train, viz
 from dlcourse.config import fast, get_device, report, set_seed
+from dlcourse.summary import summary  # `dlcourse.summary(model, input_size)`: the per-layer table
 
 __version__ = "0.1.0"
 __all__ = ["callbacks", "check", "config", "data", "fast", "get_device", "models", "report",
-           "set_seed", "train", "viz"]
+           "set_seed", "summary", "train", "viz"]
 
-
-def __getattr__(name: str):
-    # `dlcourse.summary(model, input_size)` lives in dlcourse/summary.py; imported on first use
-    if name == "summary":
-        from dlcourse.summary import summary
-
-        return summary
-    raise AttributeError(f"module 'dlcourse' has no attribute {name!r}")

@@ -200,9 +200,7 @@ def graph_table(root: Value) -> list[str]:
     """One line per node in topological order: label/op, data and grad (for printing a graph)."""
     order = topological_order(root)
     # unnamed leaves are constants such as the 1.0 in (o - 1.0): name them by their value
-    names = {
-        id(n): n.label or (f"{n.data:g}" if not n._prev else f"n{i}") for i, n in enumerate(order)
-    }
+    names = {id(n): n.label or (f"{n.data:g}" if not n._prev else f"n{i}") for i, n in enumerate(order)}
     lines = []
     for n in order:
         inputs = ", ".join(names[id(p)] for p in n._prev)

@@ -31,6 +31,7 @@ class TrainState:
     epoch: int = 0  # 1-based while training
     step: int = 0  # optimizer steps so far, over all epochs
     loss: torch.Tensor | None = None  # the last batch's loss, on the device (.item() syncs)
+    lr: float = 0.0  # the learning rate of the last step
     stop: bool = False
     stop_reason: str = ""
     val_data: object = None

@@ -9,7 +9,6 @@ real ones with `train_recipe(name, fast=False)` and logs the exact command.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,11 +19,12 @@ import torch
 from torch import nn
 
 from dlcourse import config
+from dlcourse.serialize import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
 
 CHECKPOINT_DIR = config.CHECKPOINT_DIR
 
 
-class ChecksumError(RuntimeError):
+class ChecksumError(CheckpointError):
     """A checkpoint's bytes do not match the SHA-256 the course recorded for it."""
 
 
@@ -56,6 +56,7 @@ class CheckpointSpec:
     kwargs: dict = field(default_factory=dict)
     classes: tuple[int, ...] = tuple(range(10))  # the Fashion-MNIST labels it was trained on
     num_epochs: int = 8
+    augment: str = "flip_translate"  # the training loader's on-device augmentation
     description: str = ""
 
     @property
@@ -67,12 +68,15 @@ class CheckpointSpec:
 REGISTRY: dict[str, CheckpointSpec] = {
     spec.name: spec for spec in (
         CheckpointSpec(
-            "fmnist_cnn", sha256="", factory=course_cnn, kwargs={"num_classes": 10},
-            num_epochs=5, description="course_cnn trained on all 60k Fashion-MNIST images, 10 classes"),
+            "fmnist_cnn",
+            sha256="ed26d6ec8a0eedc1d5de9aed68a6b3473ff920a82e263acd8d7f38a57285faf2",
+            factory=course_cnn, kwargs={"num_classes": 10},
+            num_epochs=10, augment="flip",
+            description="course_cnn trained on all 60k Fashion-MNIST images, 10 classes"),
         CheckpointSpec(
             "fmnist_source_0to4",
-            sha256="ab850b4a483d436203e34fb2dd0c19271af598644670503aef5defed88317078", factory=course_cnn, kwargs={"num_classes": 5},
-            classes=(0, 1, 2, 3, 4), num_epochs=3,
+            sha256="3bdd5271307d4c6c76122a3a65c96319126494412b030be4e74cad2536affe98",
+            factory=course_cnn, kwargs={"num_classes": 5}, classes=(0, 1, 2, 3, 4), num_epochs=3,
             description="transfer source: course_cnn trained on Fashion-MNIST classes 0-4 only"),
     )
 }
@@ -83,15 +87,6 @@ def get_spec(name: str) -> CheckpointSpec:
     if name not in REGISTRY:
         raise KeyError(f"no shipped checkpoint called {name!r}; known: {sorted(REGISTRY)}")
     return REGISTRY[name]
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def expected_sha256(name: str) -> str:
@@ -108,7 +103,7 @@ def expected_sha256(name: str) -> str:
 def verify(name: str, path: str | Path | None = None) -> str:
     """Check the file of checkpoint `name` against its recorded SHA-256; return the checksum."""
     path = Path(path) if path is not None else get_spec(name).path
-    expected, actual = expected_sha256(name), sha256_of(path)
+    expected, actual = expected_sha256(name), sha256_file(path)
     if actual != expected:
         raise ChecksumError(
             f"refusing to load {path}: its SHA-256 is {actual[:16]}..., but the course recorded "
@@ -128,10 +123,7 @@ def save_pretrained(name: str, model: nn.Module, path: str | Path | None = None,
                     **meta: float | int | str) -> str:
     """Save `model`'s weights (and plain metadata) for checkpoint `name`; return the file's SHA-256."""
     path = Path(path) if path is not None else get_spec(name).path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "meta": {"name": name, **meta}}, path)
-    return sha256_of(path)
+    return save_checkpoint(path, model, name=name, **meta)
 
 
 def load_pretrained(name: str, path: str | Path | None = None, train_if_missing: bool = True,
@@ -155,17 +147,15 @@ def load_pretrained(name: str, path: str | Path | None = None, train_if_missing:
         model, _ = train_recipe(name, fast=config.fast(fast))
         return model.eval()
     verify(name, path)
-    payload = torch.load(path, map_location="cpu", weights_only=True)  # tensors only, no pickled code
     model = spec.factory(**spec.kwargs)
-    model.load_state_dict(payload["state_dict"])
+    load_checkpoint(path, model)  # tensors only (weights_only=True): a file cannot run code
     return model.eval()
 
 
 def load_meta(name: str) -> dict:
     """The metadata stored with checkpoint `name` (test accuracy, epochs, training time...)."""
     path = get_spec(name).path
-    verify(name, path)
-    return dict(torch.load(path, map_location="cpu", weights_only=True)["meta"])
+    return load_checkpoint(path, sha256=verify(name, path))
 
 
 def train_recipe(name: str, fast: bool = False, seed: int = 0,
@@ -185,7 +175,7 @@ def train_recipe(name: str, fast: bool = False, seed: int = 0,
     test_set = class_split(data.load_fashion_mnist("test", verbose=False), spec.classes)
     num_epochs = 1 if fast else spec.num_epochs
     train_loader = data.TensorLoader(train_set, batch_size=128, shuffle=True, drop_last=True,
-                                     augment="flip_translate", device=device, seed=seed)
+                                     augment=spec.augment, device=device, seed=seed)
     test_loader = data.TensorLoader(test_set, batch_size=1000, shuffle=False, drop_last=False,
                                     device=device)
     model = spec.factory(**spec.kwargs).to(device)

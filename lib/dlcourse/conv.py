@@ -236,7 +236,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
 
 
 # ---------------------------------------------------------------- images to filter
-def filter_image(image: Tensor, kernel: Tensor, stride: int = 1, padding: int | str = "same",
+def filter_image(image: Tensor, kernel: Tensor, stride: int = 1, padding: IntPair | str = "same",
                  dilation: int = 1) -> Tensor:
     """Cross-correlate each channel of an (H, W) or (C, H, W) image with one (kH, kW) kernel.
 
@@ -246,8 +246,8 @@ def filter_image(image: Tensor, kernel: Tensor, stride: int = 1, padding: int | 
     if image.dim() not in (2, 3) or kernel.dim() != 2:
         raise ValueError(f"filter_image wants an (H, W) or (C, H, W) image and a (kH, kW) kernel, "
                          f"got {tuple(image.shape)} and {tuple(kernel.shape)}")
-    if padding == "same":
-        padding = (dilation * (max(kernel.shape) - 1)) // 2
+    if padding == "same":  # per axis, so that a 1x3 kernel pads only the columns
+        padding = tuple(dilation * (k - 1) // 2 for k in kernel.shape)
     x = image[None, None] if image.dim() == 2 else image[:, None]  # channels as a batch
     out = conv2d(x, kernel[None, None], stride=stride, padding=padding, dilation=dilation,
                  method="torch")

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from dlcourse import config
+from dlcourse.toy import logic_gate, make_blobs, make_moons, make_spirals  # noqa: F401  (re-exported)
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -229,56 +230,6 @@ def _try_download(folder: Path, timeout: float = 10.0) -> Path | None:
         return None
     finally:
         socket.setdefaulttimeout(old)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Toy data sets for the early lessons (float32 tensors, generated with a seed)
-# ---------------------------------------------------------------------------------------------------
-
-GATES = {"and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
-         "nand": lambda a, b: 1 - (a & b), "nor": lambda a, b: 1 - (a | b)}
-
-
-def logic_gate(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Truth table of a gate: "and", "or", "xor", "nand", "nor" (2 inputs), "not" (1), "majority" (3)."""
-    name = name.lower()
-    if name == "not":
-        X = torch.tensor([[0.0], [1.0]])
-        return X, 1 - X[:, 0]
-    if name == "majority":
-        X = torch.tensor([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=torch.float32)
-        return X, (X.sum(1) >= 2).float()
-    if name not in GATES:
-        raise ValueError(f"unknown gate {name!r}; choose one of {sorted([*GATES, 'not', 'majority'])}")
-    X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
-    return X.float(), GATES[name](X[:, 0], X[:, 1]).float()
-
-
-def make_blobs(n: int, centers: int = 2, std: float = 0.6, seed: int = 0):
-    """n points in 2-D around `centers` Gaussian centres on a circle of radius 2; labels 0..centers-1."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % centers
-    angle = 2 * torch.pi * y / centers
-    X = 2 * torch.stack([angle.cos(), angle.sin()], 1) + std * torch.randn(n, 2, generator=g)
-    return X, y
-
-
-def make_moons(n: int, noise: float = 0.1, seed: int = 0):
-    """Two interleaving half circles (not linearly separable); labels 0/1."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 2
-    t = torch.rand(n, generator=g) * torch.pi
-    X = torch.stack([t.cos() + y, t.sin() * (1 - 2 * y) - 0.5 * y + 0.25], 1)
-    return X + noise * torch.randn(n, 2, generator=g), y
-
-
-def make_spirals(n: int, classes: int = 2, noise: float = 0.2, seed: int = 0):
-    """`classes` interleaved spiral arms in 2-D (the classic hard toy problem); labels 0..classes-1."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % classes
-    r = torch.rand(n, generator=g)
-    theta = 4 * r + 2 * torch.pi * y / classes + noise * torch.randn(n, generator=g)
-    return torch.stack([r * theta.sin(), r * theta.cos()], 1) * 2, y
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import copy
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 

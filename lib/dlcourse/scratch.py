@@ -46,9 +46,7 @@ def gelu(x: Array) -> Array:
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
-def maxout(
-    x: Array, w: tuple[float, float] = (1.0, -0.5), b: tuple[float, float] = (0.0, 0.5)
-) -> Array:
+def maxout(x: Array, w: tuple[float, float] = (1.0, -0.5), b: tuple[float, float] = (0.0, 0.5)) -> Array:
     """max(w1 x + b1, w2 x + b2) on a scalar input: a learned piecewise-linear activation."""
     x = np.asarray(x, dtype=float)
     return np.maximum(w[0] * x + b[0], w[1] * x + b[1])
@@ -211,9 +209,7 @@ def init_mlp(sizes: list[int], seed: int = 0, scale: float | None = None) -> Par
 def mlp_forward(params: Params, X: Array, output: str = "sigmoid") -> tuple[Array, list[Array]]:
     """Sigmoid hidden layers then `output` ("sigmoid" or "identity"); returns y_hat, activations."""
     if output not in ("sigmoid", "identity"):
-        raise ValueError(
-            f"output must be 'sigmoid' (with BCE) or 'identity' (with MSE), got {output!r}."
-        )
+        raise ValueError(f"output must be 'sigmoid' (with BCE) or 'identity' (with MSE), got {output!r}.")
     a = np.asarray(X, dtype=float)
     activations = [a]  # a^(0) = X, a^(1), ..., a^(L) = y_hat, each (N, width)
     for i, (W, b) in enumerate(params):
@@ -282,9 +278,7 @@ def relative_error(a: Array, b: Array) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12))
 
 
-def gradient_check(
-    params: Params, X: Array, y: Array, output: str = "sigmoid", eps: float = 1e-5
-) -> float:
+def gradient_check(params: Params, X: Array, y: Array, output: str = "sigmoid", eps: float = 1e-5) -> float:
     """Largest relative error between mlp_backward and central differences over all parameters."""
     _, acts = mlp_forward(params, X, output)
     grads = mlp_backward(params, acts, y)

@@ -33,6 +33,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, **meta) -> str:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # plain types only: weights_only loading refuses anything else (even torch.__version__, a str subclass)
+    meta = {k: v if type(v) in (int, float, bool, str) else str(v) for k, v in meta.items()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -9,7 +9,6 @@ several inputs gets the largest of their receptive fields.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -158,7 +157,10 @@ class _ReceptiveFieldMode(TorchFunctionMode):
         else:
             r = (max(t[0][0] for t in tags), max(t[0][1] for t in tags))
             j = (max(t[1][0] for t in tags), max(t[1][1] for t in tags))
-            r, j = self._update(getattr(func, "__name__", ""), args, kwargs, r, j)
+            try:
+                r, j = self._update(getattr(func, "__name__", ""), args, kwargs, r, j)
+            except (TypeError, ValueError, IndexError, KeyError):  # an op we cannot read: unknown
+                r, j = None, None
         for o in out if isinstance(out, (tuple, list)) else (out,):
             if isinstance(o, torch.Tensor):
                 self.tag(o, r, j)
@@ -172,12 +174,15 @@ class _ReceptiveFieldMode(TorchFunctionMode):
             k = tuple(args[1].shape[2:]) if len(args) > 1 else tuple(kwargs["weight"].shape[2:])
             s, d = _arg(args, kwargs, 3, "stride", 1), _arg(args, kwargs, 5, "dilation", 1)
         elif "pool" in name and "adaptive" not in name:
-            k = _arg(args, kwargs, 1, "kernel_size", 1)
-            s = _arg(args, kwargs, 2, "stride", None) or k  # PyTorch: stride defaults to kernel
+            i = 2 if name.startswith("lp_pool") else 1  # lp_pool2d(input, norm_type, kernel, ...)
+            k = _arg(args, kwargs, i, "kernel_size", 1)
+            s = _arg(args, kwargs, i + 1, "stride", None) or k  # stride defaults to the kernel
             d = _arg(args, kwargs, 4, "dilation", 1) if "max" in name else 1
         elif "adaptive" in name:
-            x, size = args[0], _as_pair(_arg(args, kwargs, 1, "output_size", 1))
+            x, size = args[0], _arg(args, kwargs, 1, "output_size", 1)
             hw = (x.shape[-2], x.shape[-1])
+            size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+            size = tuple(h if o is None else o for h, o in zip(hw, size))  # None: keep that side
             if hw == size:  # nothing to pool
                 return r, j
             if any(h % o for h, o in zip(hw, size)):  # uneven windows: treat as global
@@ -196,7 +201,7 @@ class _ReceptiveFieldMode(TorchFunctionMode):
 
 @torch.no_grad()
 def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
-            dtype: torch.dtype = torch.float32) -> ModelSummary:
+            dtype: torch.dtype | None = None) -> ModelSummary:
     """Run one forward pass on a zero input and tabulate every called leaf module.
 
     Args:
@@ -204,6 +209,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
             without memory or compute (build it under `with torch.device("meta"):`).
         input_size: (C, H, W) of one example (a leading batch dim is also accepted).
         batch_size: examples per forward; memory and mult-adds scale with it.
+        dtype: of the zero input; default the dtype of the model's first parameter (or float32).
     Returns:
         A ModelSummary: `.layers` (LayerInfo rows), totals, and a table when printed.
     """
@@ -213,6 +219,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
     shape = tuple(input_size) if len(input_size) == 4 else (batch_size, *input_size)
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
+    dtype = dtype or (param.dtype if param is not None else torch.float32)
     x = torch.zeros(shape, dtype=dtype, device=device)
     result = ModelSummary(input_size=shape, input_memory=x.numel() * x.element_size())
     result.total_params = sum(p.numel() for p in model.parameters())
@@ -256,9 +263,3 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
             h.remove()
         model.train(was_training)
     return result
-
-
-def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                     dilation: int = 1) -> int:
-    """floor((size + 2p - d(k-1) - 1) / s) + 1, the side of a conv or pool output."""
-    return math.floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1

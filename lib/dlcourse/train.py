@@ -11,7 +11,6 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -125,7 +124,7 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
             train_loss, train_acc = _train_epoch(forward, train_data, loss_fn, state, callbacks, bars,
                                                  ctx)
             row = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
-                       lr=opt.param_groups[0]["lr"])
+                       lr=state.lr)
             if val_data is not None:
                 row["val_loss"], row["val_acc"] = evaluate(forward, val_data, loss_fn, device, use_amp)
             row["seconds"] = time.perf_counter() - start - (history.compile_seconds if epoch == 1 else 0)
@@ -170,6 +169,7 @@ def _train_epoch(model, train_data, loss_fn, state: TrainState, callbacks, bars,
         if ctx["grad_clip"] is not None:
             nn.utils.clip_grad_norm_(state.model.parameters(), ctx["grad_clip"])
         # update
+        state.lr = state.optimizer.param_groups[0]["lr"]
         state.optimizer.step()
         if ctx["sched"] is not None:
             ctx["sched"].step()

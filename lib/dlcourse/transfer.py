@@ -196,6 +196,7 @@ class SnapshotEnsemble(Callback):
             raise ValueError(f"need num_cycles >= 1 and lr > 0, got {num_cycles} and {lr}")
         self.num_cycles, self.lr = num_cycles, lr
         self.snapshots: list[nn.Module] = []
+        self.snapshot_steps: list[int] = []  # optimizer steps done when each snapshot was kept
 
     def lr_at(self, step: int, total_steps: int) -> float:
         """Cosine-annealed learning rate at optimizer step `step` (0-based) of `total_steps`."""
@@ -204,15 +205,18 @@ class SnapshotEnsemble(Callback):
         return 0.5 * self.lr * (1 + math.cos(math.pi * t))
 
     def on_fit_start(self, state) -> None:
+        """Size the cycles from the run's total number of optimizer steps; start at the peak lr."""
         self.total = state.num_epochs * state.steps_per_epoch
         self.cycle_len = math.ceil(self.total / self.num_cycles)
-        self.snapshots = []
+        self.snapshots, self.snapshot_steps = [], []
         _set_lr(state.optimizer, self.lr_at(0, self.total))
 
     def on_batch_end(self, state) -> None:
+        """Keep a snapshot at the end of a cycle, then set the next step's learning rate."""
         # state.step optimizer steps are done; keep a snapshot at every cycle's end
         if state.step % self.cycle_len == 0 or state.step == self.total:
             self.snapshots.append(copy.deepcopy(state.model).eval())
+            self.snapshot_steps.append(state.step)
         _set_lr(state.optimizer, self.lr_at(state.step, self.total))
 
 

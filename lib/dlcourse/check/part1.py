@@ -63,9 +63,7 @@ def nand_perceptron(w: object, b: float) -> None:
     _require(w.shape == (2,), f"w needs one weight per input: shape (2,), got {w.shape}.")
     y_hat = scratch.perceptron_predict(w, float(b), _GATE_X)
     target = np.array([1.0, 1.0, 1.0, 0.0])
-    wrong = [
-        tuple(int(v) for v in x) for x, p, t in zip(_GATE_X, y_hat, target, strict=True) if p != t
-    ]
+    wrong = [tuple(int(v) for v in x) for x, p, t in zip(_GATE_X, y_hat, target, strict=True) if p != t]
     _require(
         not wrong,
         f"wrong output for inputs {wrong}. NAND is 0 only when both inputs are 1: "
@@ -123,9 +121,7 @@ def sigmoid_backward(fn: Callable) -> None:
     torch.sigmoid(z).backward(grad_out)
     a = scratch.sigmoid(z.detach().numpy())
     out = _as_float_array(fn(a, grad_out.numpy()), "the returned gradient")
-    _require(
-        out.shape == a.shape, f"return one gradient per element: shape {a.shape}, got {out.shape}."
-    )
+    _require(out.shape == a.shape, f"return one gradient per element: shape {a.shape}, got {out.shape}.")
     _require(
         np.allclose(out, z.grad.numpy(), atol=1e-8),
         "multiply the incoming gradient by the local derivative sigma'(z), written with a only.",
@@ -136,10 +132,7 @@ def softmax_l2_gradient(dW: object) -> None:
     """Check the full 2x3 gradient dL/dW of the worked softmax + L2 example."""
     dW = _as_float_array(dW, "dW")
     W = [[autograd.Value(w) for w in row] for row in scratch.WORKED_W]
-    z = [
-        sum((w * x for w, x in zip(row, scratch.WORKED_X, strict=True)), autograd.Value(0.0))
-        for row in W
-    ]
+    z = [sum((w * x for w, x in zip(row, scratch.WORKED_X, strict=True)), autograd.Value(0.0)) for row in W]
     p = autograd.softmax(z)
     t = scratch.WORKED_T
     loss = sum(((pk - tk) ** 2 for pk, tk in zip(p, t, strict=True)), autograd.Value(0.0)) * 0.5
@@ -185,9 +178,7 @@ def sigmoid_chain_bound(value: float) -> None:
     """Check the largest factor 10 sigmoid layers with |w| <= 1 can multiply a gradient by."""
     _require(isinstance(value, (int, float)), "give a single number.")
     expected = 0.25**10
-    _require(
-        not math.isclose(value, 0.25, rel_tol=1e-6), "that is one layer; there are 10 of them."
-    )
+    _require(not math.isclose(value, 0.25, rel_tol=1e-6), "that is one layer; there are 10 of them.")
     _require(
         math.isclose(value, expected, rel_tol=1e-6),
         "each layer contributes at most |w| * max sigma'(z); what is max sigma'?",

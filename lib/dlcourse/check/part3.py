@@ -51,8 +51,8 @@ def vgg16_receptive_field(rf: int) -> None:
         if block < 4:  # the pool after conv5_3 is not counted
             r, j = r + j, j * 2  # 2x2/2 pool adds (2 - 1) * jump and doubles the jump
     if int(rf) != r:
-        raise AssertionError(f"rf = {rf} is not right: walk the layers with r += (k - 1) * jump and "
-                             "jump *= stride, from r = jump = 1; the 5th pool comes after conv5_3")
+        raise AssertionError(f"rf = {rf} is not right: walk the layers with r += (k - 1) * jump "
+                             "and jump *= stride, from r = jump = 1; the 5th pool comes after conv5_3")
 
 
 def budget_network(model: nn.Module, budget: int = 20_000) -> None:

@@ -1,7 +1,7 @@
 """The classic ImageNet-era CNNs, written to read top-down like their papers.
 
 LeNet-5, AlexNet (paper, 2-GPU split and the unpadded lecture variant), ZFNet, VGG-11/13/16/19 and
-GoogLeNet with its Inception module. The VGG definitions match torchvision's parameter for parameter.
+GoogLeNet with its Inception module. VGG matches torchvision's parameter for parameter.
 """
 
 from __future__ import annotations
@@ -12,10 +12,32 @@ import torch
 from torch import nn
 
 __all__ = [
-    "LeNet5", "lenet5", "AlexNet", "alexnet", "ZFNet", "zfnet", "VGG", "VGG_CONFIGS", "make_vgg_layers",
-    "vgg", "vgg11", "vgg13", "vgg16", "vgg19", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
-    "GoogLeNetOutputs",
+    "init_weights", "response_norm", "conv_relu", "LeNet5", "lenet5", "AlexNet", "alexnet", "ZFNet",
+    "zfnet", "VGG", "VGG_CONFIGS", "make_vgg_layers", "vgg", "vgg11", "vgg13", "vgg16", "vgg19",
+    "Inception", "InceptionAux", "GoogLeNet", "googlenet", "GoogLeNetOutputs", "GOOGLENET_WIDTHS",
 ]
+
+
+def init_weights(model: nn.Module, num_classes: int) -> nn.Module:
+    """He (Kaiming) normal init for convs and hidden FCs, N(0, 0.01) for output FCs, zero biases.
+
+    PyTorch's default init shrinks the signal at every ReLU layer, so pre-BatchNorm stacks
+    (AlexNet, ZFNet, VGG, GoogLeNet) barely move in their first few hundred steps without it.
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, nn.Linear) and m.out_features == num_classes:
+                nn.init.normal_(m.weight, 0.0, 0.01)  # small logits: start near uniform
+            else:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def response_norm() -> nn.LocalResponseNorm:
+    """AlexNet's local response normalization: each value divided by its 5 channel neighbours'."""
+    return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
 
 
 def conv_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -25,9 +47,9 @@ def conv_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int
     return [conv, nn.ReLU(inplace=True)]
 
 
-# ---------------------------------------------------------------------------------------------- LeNet
+# ----------------------------------------------------------------------------------------- LeNet
 class LeNet5(nn.Module):
-    """LeNet-5: conv(6@5x5) - pool - conv(16@5x5) - pool - FC 120 - FC 84 - FC 10 on 32x32 digits."""
+    """LeNet-5: conv(6@5x5) - pool - conv(16@5x5) - pool - FC 120 - FC 84 - FC 10, 32x32 input."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, padding: int = 0,
                  activation: str = "tanh", bias: bool = True) -> None:
@@ -75,7 +97,7 @@ class AlexNet(nn.Module):
         if variant not in ("paper", "unpadded"):
             raise ValueError(f"variant must be 'paper' or 'unpadded', got {variant!r}")
         p5, p3 = (2, 1) if variant == "paper" else (0, 0)  # the unpadded variant shrinks every map
-        norm = (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)) if lrn else nn.Identity
+        norm = response_norm if lrn else nn.Identity
         # groups=2 reproduces the 2-GPU split: conv2, conv4, conv5 only see their own GPU's half
         self.features = nn.Sequential(
             *conv_relu(3, 96, 11, stride=4), nn.MaxPool2d(3, 2), norm(),  # 227 -> 55 -> 27
@@ -90,6 +112,7 @@ class AlexNet(nn.Module):
             nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),
         )
+        init_weights(self, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 256, 6, 6) for the paper variant on 227x227
@@ -114,10 +137,11 @@ class ZFNet(nn.Module):
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            *conv_relu(3, 96, 7, stride=2, padding=1), nn.MaxPool2d(3, 2, padding=1),  # 224->110->55
-            nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+            *conv_relu(3, 96, 7, stride=2, padding=1),  # 224 -> 110
+            nn.MaxPool2d(3, 2, padding=1),  # -> 55
+            response_norm(),
             *conv_relu(96, 256, 5, stride=2), nn.MaxPool2d(3, 2, padding=1),  # 55 -> 26 -> 13
-            nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+            response_norm(),
             *conv_relu(256, 512, 3, padding=1),
             *conv_relu(512, 1024, 3, padding=1),
             *conv_relu(1024, 512, 3, padding=1), nn.MaxPool2d(3, 2),  # 13 -> 6
@@ -127,6 +151,7 @@ class ZFNet(nn.Module):
             nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),
         )
+        init_weights(self, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 512, 6, 6) on 224x224
@@ -142,7 +167,7 @@ def zfnet(num_classes: int = 1000, **kwargs) -> ZFNet:
     return ZFNet(num_classes=num_classes, **kwargs)
 
 
-# ------------------------------------------------------------------------------------------------ VGG
+# ------------------------------------------------------------------------------------------- VGG
 # numbers are 3x3 conv widths, "M" a 2x2/2 max-pool; configurations A, B, D, E of the paper
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -181,6 +206,7 @@ class VGG(nn.Module):
             nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(4096, num_classes),
         )
+        init_weights(self, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 512, 7, 7) at 224x224
@@ -222,7 +248,7 @@ def vgg19(**kwargs) -> VGG:
     return vgg(19, **kwargs)
 
 
-# ------------------------------------------------------------------------------------------ GoogLeNet
+# ------------------------------------------------------------------------------------- GoogLeNet
 class Inception(nn.Module):
     """Inception module: 1x1, 3x3, 5x5 convs and a 3x3 max-pool side by side, concatenated.
 
@@ -291,10 +317,10 @@ class GoogLeNet(nn.Module):
     def __init__(self, num_classes: int = 1000, aux_logits: bool = True,
                  dropout: float = 0.4) -> None:
         super().__init__()
-        lrn = (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
         self.stem = nn.Sequential(
-            *conv_relu(3, 64, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, ceil_mode=True), lrn(),
-            *conv_relu(64, 64, 1), *conv_relu(64, 192, 3, padding=1), lrn(),
+            *conv_relu(3, 64, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, ceil_mode=True),
+            response_norm(),
+            *conv_relu(64, 64, 1), *conv_relu(64, 192, 3, padding=1), response_norm(),
             nn.MaxPool2d(3, 2, ceil_mode=True),  # 224 -> 112 -> 56 -> 28
         )
         w = GOOGLENET_WIDTHS
@@ -315,6 +341,7 @@ class GoogLeNet(nn.Module):
         # extra losses on intermediate layers push gradient into the early modules (train only)
         self.aux1 = InceptionAux(512, num_classes) if aux_logits else None
         self.aux2 = InceptionAux(528, num_classes) if aux_logits else None
+        init_weights(self, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
         x = self.stem(x)  # (B, 192, 28, 28)

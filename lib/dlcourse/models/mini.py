@@ -1,8 +1,8 @@
 """28x28 "mini" versions of each landmark CNN, small enough to train on a CPU in seconds.
 
 Each keeps the design idea of its full-size ancestor (LeNet's tanh + average pooling, AlexNet's big
-first kernel, overlapping pools, LRN, grouped convs and dropout FCs, ZFNet's smaller first kernel and
-wider middle, VGG's 3x3-only stacks, GoogLeNet's Inception modules and global average pooling,
+first kernel, overlapping pools, LRN, grouped convs and dropout FCs, ZFNet's smaller first
+kernel and wider middle, VGG's 3x3-only stacks, GoogLeNet's Inception modules and global average pooling,
 ResNet's residual stages, DenseNet's concatenating blocks) at 1-6 M multiply-adds per image.
 """
 
@@ -13,16 +13,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from dlcourse.models.classic import Inception, LeNet5, conv_relu, make_vgg_layers
+from dlcourse.models.classic import Inception, LeNet5, conv_relu, init_weights, make_vgg_layers, response_norm
 from dlcourse.models.resnet import BasicBlock, DenseBlock, Transition
 
 __all__ = ["mini_lenet", "mini_alexnet", "mini_zfnet", "mini_vgg", "mini_googlenet",
            "mini_resnet", "mini_densenet", "MiniGoogLeNet", "MiniResNet", "MINI_MODELS"]
-
-
-def _lrn() -> nn.Module:
-    """AlexNet's local response normalization across 5 neighbouring channels."""
-    return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
 
 
 def _classifier(in_features: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
@@ -41,26 +36,29 @@ def mini_lenet(num_classes: int = 10) -> nn.Module:
 
 def mini_alexnet(num_classes: int = 10, dropout: float = 0.5) -> nn.Sequential:
     """Mini AlexNet (Krizhevsky et al. 2012): 5x5 first conv, 3x3/2 pools, LRN, 2 groups, FCs."""
-    return nn.Sequential(
-        *conv_relu(1, 16, 5, padding=2), nn.MaxPool2d(3, 2), _lrn(),  # 28 -> 13
-        *conv_relu(16, 32, 5, padding=2, groups=2), nn.MaxPool2d(3, 2), _lrn(),  # 13 -> 6
+    model = nn.Sequential(
+        *conv_relu(1, 16, 5, padding=2), nn.MaxPool2d(3, 2), response_norm(),  # 28 -> 13
+        *conv_relu(16, 32, 5, padding=2, groups=2), nn.MaxPool2d(3, 2), response_norm(),  # 13 -> 6
         *conv_relu(32, 48, 3, padding=1),
         *conv_relu(48, 48, 3, padding=1, groups=2),
         *conv_relu(48, 32, 3, padding=1, groups=2), nn.MaxPool2d(3, 2),  # 6 -> 2
         _classifier(32 * 2 * 2, 256, num_classes, dropout),
     )
+    return init_weights(model, num_classes)
 
 
 def mini_zfnet(num_classes: int = 10, dropout: float = 0.5) -> nn.Sequential:
     """Mini ZFNet (Zeiler & Fergus 2013): smaller 3x3 first conv, strided conv2, wider conv3-5."""
-    return nn.Sequential(
-        *conv_relu(1, 16, 3, padding=1), nn.MaxPool2d(3, 2, padding=1), _lrn(),  # 28 -> 14
-        *conv_relu(16, 32, 5, stride=2, padding=2), nn.MaxPool2d(3, 2, padding=1), _lrn(),  # -> 4
+    model = nn.Sequential(
+        *conv_relu(1, 16, 3, padding=1), nn.MaxPool2d(3, 2, padding=1), response_norm(),  # 28 -> 14
+        *conv_relu(16, 32, 5, stride=2, padding=2),  # 14 -> 7
+        nn.MaxPool2d(3, 2, padding=1), response_norm(),  # 7 -> 4
         *conv_relu(32, 48, 3, padding=1),
         *conv_relu(48, 96, 3, padding=1),
         *conv_relu(96, 48, 3, padding=1), nn.MaxPool2d(3, 2),  # 4 -> 1
         _classifier(48, 256, num_classes, dropout),
     )
+    return init_weights(model, num_classes)
 
 
 def mini_vgg(num_classes: int = 10, batch_norm: bool = True, dropout: float = 0.5) -> nn.Sequential:
@@ -70,7 +68,8 @@ def mini_vgg(num_classes: int = 10, batch_norm: bool = True, dropout: float = 0.
     """
     features = make_vgg_layers([8, 8, "M", 16, 16, "M", 32, 32, 32, "M"], in_channels=1,
                                batch_norm=batch_norm)  # 28 -> 14 -> 7 -> 3
-    return nn.Sequential(features, _classifier(32 * 3 * 3, 128, num_classes, dropout))
+    model = nn.Sequential(features, _classifier(32 * 3 * 3, 128, num_classes, dropout))
+    return init_weights(model, num_classes)
 
 
 class MiniGoogLeNet(nn.Module):
@@ -86,6 +85,7 @@ class MiniGoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # global average pooling, no big FC layers
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(112, num_classes)
+        init_weights(self, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # (B, 16, 14, 14)

@@ -175,7 +175,7 @@ def resnet152(**kwargs) -> ResNet:
     return resnet(152, **kwargs)
 
 
-# ------------------------------------------------------------------------------------------ DenseNet
+# -------------------------------------------------------------------------------------- DenseNet
 class DenseLayer(nn.Module):
     """BN-ReLU-1x1 conv (4k wide) - BN-ReLU-3x3 conv: adds k = growth_rate new feature maps."""
 

@@ -1,4 +1,4 @@
-"""Plots for the architecture lesson: the ILSVRC timeline, per-layer costs, receptive fields, trade-offs.
+"""Plots for the architecture lesson: ILSVRC timeline, layer costs, receptive fields, trade-offs.
 
 Each takes `ax=None` (a new figure) and returns the Axes; none calls show().
 """
@@ -60,7 +60,8 @@ def plot_layer_costs(summary, kinds: tuple[str, ...] = ("Conv2d", "Linear", "Max
     ax = _axes(ax, figsize=(9, 3.5))
     x = np.arange(len(rows))
     values = [int(np.prod(layer.output_shape[1:])) for layer in rows]  # activations per image
-    ax.bar(x - 0.2, [max(layer.params, 1) for layer in rows], 0.4, label="parameters")
+    params = [layer.params or np.nan for layer in rows]  # no bar for parameter-free layers
+    ax.bar(x - 0.2, params, 0.4, label="parameters")
     ax.bar(x + 0.2, values, 0.4, label="activation values")
     ax.set_yscale("log")
     ax.set_xticks(x, [f"{layer.name} ({layer.kind[:4]})" for layer in rows], rotation=75,
@@ -90,7 +91,7 @@ def plot_tradeoff(results: Sequence[dict], x: str = "macs", y: str = "test_acc",
                   size: str | None = "params", label: str = "name", ax=None):
     """Scatter of results (dicts, e.g. one per trained model): y against x (log), area ~ size."""
     if not results:
-        raise ValueError("results is empty: pass a list of dicts like {'name':..., 'macs':..., ...}")
+        raise ValueError("results is empty: pass dicts like {'name': ..., 'macs': ..., ...}")
     missing = {x, y, label, *([size] if size else [])} - set(results[0])
     if missing:
         raise KeyError(f"results need keys {sorted(missing)}; they have {sorted(results[0])}")

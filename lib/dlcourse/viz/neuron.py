@@ -106,9 +106,7 @@ def plot_perceptron_history(
     axes: Sequence[Axes] | None = None,
 ) -> Sequence[Axes]:
     """One boundary panel per epoch snapshot (evenly thinned to max_panels); returns the Axes."""
-    idx = np.unique(
-        np.linspace(0, len(snapshots) - 1, min(max_panels, len(snapshots))).round().astype(int)
-    )
+    idx = np.unique(np.linspace(0, len(snapshots) - 1, min(max_panels, len(snapshots))).round().astype(int))
     if axes is None:
         _, axes = plt.subplots(
             1, len(idx), figsize=(2.6 * len(idx), 2.6), squeeze=False, constrained_layout=True
@@ -138,17 +136,13 @@ def plot_hidden_representation(
     size = 60 if len(H) <= 20 else 12  # big markers for truth tables, small for data sets
     for label in np.unique(y):
         pts = H[np.asarray(y) == label]
-        ax.scatter(
-            pts[:, 0], pts[:, 1], s=size, color=CLASS_COLORS[int(label) % 4], label=f"y={int(label)}"
-        )
+        ax.scatter(pts[:, 0], pts[:, 1], s=size, color=CLASS_COLORS[int(label) % 4], label=f"y={int(label)}")
     ax.set(title=title)
     ax.legend(fontsize=8)
     return ax
 
 
-def plot_grad_norms(
-    norms: Mapping[str, Sequence[float]], ax: Axes | None = None, log: bool = True
-) -> Axes:
+def plot_grad_norms(norms: Mapping[str, Sequence[float]], ax: Axes | None = None, log: bool = True) -> Axes:
     """Gradient norm per layer (layer 1 = input side) for each labelled network, log y-axis."""
     ax = _axes(ax, (5.0, 3.2))
     for label, values in norms.items():
@@ -164,9 +158,7 @@ def plot_grad_norms(
     return ax
 
 
-def plot_weight_histograms(
-    weights: Mapping[str, np.ndarray], bins: int = 60, ax: Axes | None = None
-) -> Axes:
+def plot_weight_histograms(weights: Mapping[str, np.ndarray], bins: int = 60, ax: Axes | None = None) -> Axes:
     """Overlaid histograms of flattened weights, e.g. {"L1": w1, "L2": w2}, log y-axis."""
     ax = _axes(ax, (5.0, 3.2))
     for label, w in weights.items():

@@ -7,15 +7,14 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 
 def _axes(ax, figsize=(5, 3.5)):
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
 
-def plot_degradation(
-    curves: Mapping[tuple[int, bool], Sequence[float]], ylabel: str = "error", ax=None
-):
+def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel: str = "error", ax=None):
     """Error per epoch for each (depth, residual) run: one color per depth, plain dashed.
 
     Args:
@@ -35,6 +34,7 @@ def plot_degradation(
             label=f"{'ResNet' if residual else 'plain'}-{depth}",
         )
     ax.set(xlabel="epoch", ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.legend(fontsize=8)
     return ax
 
@@ -83,9 +83,7 @@ def plot_path_lengths(counts: Sequence[int], ax=None):
     return ax
 
 
-def plot_lesion(
-    scores: Mapping[str, Sequence[float]], baselines: Mapping[str, float] | None = None, ax=None
-):
+def plot_lesion(scores: Mapping[str, Sequence[float]], baselines: Mapping[str, float] | None = None, ax=None):
     """Test accuracy after deleting each block in turn; dotted lines: the intact nets."""
     ax = _axes(ax)
     for i, (name, values) in enumerate(scores.items()):
@@ -109,9 +107,7 @@ def plot_trajectories(trajectories: Mapping[str, torch.Tensor | np.ndarray], ax=
     return ax
 
 
-def plot_activation_stats(
-    stats: Mapping[str, Mapping[str, Sequence[float]]], key: str = "std", ax=None
-):
+def plot_activation_stats(stats: Mapping[str, Mapping[str, Sequence[float]]], key: str = "std", ax=None):
     """One statistic ("std" or "mean") of each block's output vs depth, one line per net."""
     ax = _axes(ax)
     for name, values in stats.items():
