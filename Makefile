@@ -13,8 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-test: $(VENV)/.installed  ## lint, unit tests of lib/ and every notebook under nbval, fast mode, 2 workers
-	$(VENV)/bin/ruff check lib tests scripts conftest.py
+test: $(VENV)/.installed  ## unit tests of lib/ and every notebook under nbval, fast mode, 2 workers
 	$(FAST_ENV) $(PY) -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks
 
 unit: $(VENV)/.installed  ## unit tests only

@@ -50,7 +50,7 @@ def format_table(rows: list[dict]) -> str:
     """The results as a fixed-width table: notebook, mode, status, seconds, headline metrics."""
     lines = [f"{'notebook':<40} {'mode':<5} {'status':<8} {'seconds':>8}  headline metric"]
     for r in rows:
-        metric = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+        metric = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in r["metrics"].items()) or "-"
         status = r["status"] if r["status"] == "ok" else "FAILED"
         lines.append(f"{r['notebook']:<40} {r['mode']:<5} {status:<8} {r['seconds']:>8.1f}  {metric}")

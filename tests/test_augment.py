@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
 
-from dlcourse import augment, data, train
+from dlcourse import augment, data, regularize, train
 
 
 def _image(seed: int = 0) -> torch.Tensor:
@@ -125,76 +125,14 @@ def test_evaluate_tta_without_views_equals_plain_accuracy():
     assert augment.evaluate_tta(model, loader, scales=(28,), flips=False) == pytest.approx(acc)
 
 
-def test_l1_shrink_is_soft_thresholding_of_weights_only():
-    torch.manual_seed(0)
-    model = nn.Linear(6, 4)
-    w, b = model.weight.detach().clone(), model.bias.detach().clone()
-    augment.L1Penalty(lam=0.5).shrink(model, lr=0.2)  # threshold 0.1
-    expected = w.sign() * (w.abs() - 0.1).clamp(min=0)
-    torch.testing.assert_close(model.weight.detach(), expected)
-    assert torch.equal(model.bias.detach(), b)
-    with pytest.raises(ValueError, match=">= 0"):
-        augment.L1Penalty(-1.0)
-
-
-def test_l1_through_fit_zeroes_the_useless_inputs():
-    # 2 of 20 inputs decide the class: L1 should kill (exactly zero) most of the other weights
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(512, 20, generator=g)
-    y = (X[:, 0] + X[:, 1] > 0).long()
-    zeros = {}
-    for lam in (0.0, 0.2):
-        torch.manual_seed(0)
-        model = nn.Linear(20, 2)
-        train.fit(model, (X, y), num_epochs=100, lr=0.1, schedule=None, progress=False,
-                  device="cpu", callbacks=[augment.L1Penalty(lam)])
-        zeros[lam] = (model.weight[:, 2:] == 0).float().mean().item()
-        assert augment.sparsity(model) >= zeros[lam] * 36 / 40 - 1e-9
-        assert model.weight[:, :2].abs().min() > 1.0  # the two useful inputs keep big weights
-    assert zeros[0.0] == 0.0 and zeros[0.2] == 1.0
-
-
-def test_weight_vector_skips_biases_and_norms():
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
-    assert augment.weight_vector(model).shape == (4 * 9 + 4 * 2,)
-
-
-def test_inverted_dropout_statistics_match_torch():
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(400, 500, generator=g) + 0.5
-    out = augment.dropout(x, 0.3, training=True, generator=g)
-    torch.manual_seed(0)
-    ref = F.dropout(x, 0.3, training=True)
-    kept = out != 0
-    assert abs((~kept).float().mean().item() - 0.3) < 0.01
-    assert abs((ref == 0).float().mean().item() - 0.3) < 0.01
-    torch.testing.assert_close(out[kept], x[kept] / 0.7)  # torch scales survivors the same way
-    torch.testing.assert_close(ref[ref != 0], x[ref != 0] / 0.7)
-    assert abs(out.mean().item() - x.mean().item()) < 0.01
-    assert torch.equal(augment.dropout(x, 0.3, training=False), x)
-
-
-def test_classic_dropout_rescales_at_test_time():
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(300, 300, generator=g) + 0.5
-    out = augment.dropout(x, 0.5, training=True, inverted=False, generator=g)
-    kept = out != 0
-    assert torch.equal(out[kept], x[kept])
-    test_out = augment.dropout(x, 0.5, training=False, inverted=False)
-    torch.testing.assert_close(test_out, x * 0.5)
-    assert abs(out.mean().item() - test_out.mean().item()) < 0.01
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        augment.dropout(x, 1.0)
-
-
 def test_part5_checks_accept_solutions_and_reject_mistakes():
     from dlcourse import check
 
-    check.inverted_dropout(lambda x, p, training: augment.dropout(x, p, training))
+    check.inverted_dropout(lambda x, p, training: regularize.dropout(x, p, training))
     check.soft_threshold(lambda w, t: w.sign() * (w.abs() - t).clamp(min=0))
     check.flip_tta(lambda model, X: augment.tta_probs(model, X, scales=(28,)))
     with pytest.raises(AssertionError, match="rescaled"):
-        check.inverted_dropout(lambda x, p, training: augment.dropout(x, p, training, inverted=False))
+        check.inverted_dropout(lambda x, p, training: regularize.dropout(x, p, training, inverted=False))
     with pytest.raises(AssertionError, match="overshoot"):
         check.soft_threshold(lambda w, t: w - t * w.sign())
     with pytest.raises(AssertionError, match="not the logits"):

@@ -66,7 +66,7 @@ def test_report_writes_json_and_merges(tmp_path, monkeypatch, capsys):
     config.report(test_acc=0.9)
     config.report(params=120, test_acc=torch.tensor(0.925))
     assert json.loads(target.read_text()) == {"test_acc": pytest.approx(0.925), "params": 120}
-    assert "test_acc=0.9250" in capsys.readouterr().out
+    assert "test_acc=0.925" in capsys.readouterr().out
 
 
 def test_report_without_runner_writes_nothing(monkeypatch, tmp_path):

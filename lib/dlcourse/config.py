@@ -88,4 +88,4 @@ def report(**metrics: float) -> dict:
 
 
 def _fmt(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
