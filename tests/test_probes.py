@@ -235,7 +235,6 @@ def test_resnet_plots_return_axes():
     )
     assert len(ax.lines) == 3 and ax.lines[1].get_linestyle() == "-"  # sorted: (8, False) dashed
     assert ax.lines[0].get_linestyle() == "--"
-    assert len(rviz.plot_grad_norms({"a": [1, 2], "b": [3, 4]}).lines) == 2
     assert len(rviz.plot_input_gradient(SWEEP, SWEEP).lines) == 1
     assert len(rviz.plot_autocorrelation({"a": [1, 0.5]}).lines) == 2  # the curve + the zero line
     assert len(rviz.plot_path_lengths(probes.path_length_counts(4)).patches) == 5

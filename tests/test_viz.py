@@ -64,3 +64,18 @@ def test_plot_top_losses_on_a_model():
 def test_decision_boundary_rejects_non_2d_points():
     with pytest.raises(ValueError, match=r"X must be \(N, 2\)"):
         viz.plot_decision_boundary(lambda P: P[:, 0], torch.rand(5, 3), torch.zeros(5))
+
+
+def test_plot_grad_norms_one_line_per_network_on_log_axes():
+    ax = viz.plot_grad_norms({"sigmoid": [1e-4, 1e-2, 1.0], "relu": [0.5, 0.6, 0.7]})
+    assert ax.get_yscale() == "log" and len(ax.get_lines()) == 2
+    assert list(ax.get_lines()[0].get_xdata()) == [1, 2, 3]  # layer 1 is the input side
+    assert viz.plot_grad_norms({"a": [1.0, 2.0]}, log=False).get_yscale() == "linear"
+    plt.close("all")
+
+
+def test_get_axes_reuses_or_makes_axes():
+    fig, ax = plt.subplots()
+    assert viz.get_axes(ax) is ax
+    assert viz.get_axes(None, figsize=(3, 2)).figure.get_size_inches().tolist() == [3, 2]
+    plt.close("all")

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 
-def _axes(ax, figsize=(5, 3.5)):
+def get_axes(ax=None, figsize: tuple[float, float] = (5, 3.5)):
+    """The given Axes, or the Axes of a new figure of `figsize` (inches): every plot's first line."""
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
 
@@ -39,7 +40,7 @@ def show_images(X: torch.Tensor, y=None, y_hat=None, classes=None, ncols: int = 
         img = np.repeat(img, 3, axis=2) if c == 1 else img[..., :3]
         top = r * (h + pad + text_h)
         grid[top:top + h, col * (w + pad):col * (w + pad) + w] = img
-    ax = _axes(ax, figsize=(1.1 * ncols, 1.3 * nrows))
+    ax = get_axes(ax, figsize=(1.1 * ncols, 1.3 * nrows))
     ax.imshow(grid if c != 1 or cmap == "gray" else grid[..., 0], cmap=None if c != 1 else cmap)
     for i in range(n if y is not None else 0):
         r, col = divmod(i, ncols)
@@ -76,6 +77,23 @@ def plot_history(history, ax=None):
     return ax
 
 
+def plot_grad_norms(norms: dict, ax=None, log: bool = True):
+    """Gradient norm per layer (layer 1 = input side), one line per labelled network, log y-axis.
+
+    `norms` maps a label to a list of per-layer norms, e.g. from `dlcourse.callbacks.GradNormLogger`
+    or `dlcourse.probes.layer_grad_norms`.
+    """
+    ax = get_axes(ax, (5.0, 3.2))
+    for label, values in norms.items():
+        ax.plot(np.arange(1, len(values) + 1), list(values), marker="o", ms=3, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel="layer (1 = closest to the input)", ylabel="||dL/dW||",
+           title="gradient norm per layer")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def confusion_matrix(y, y_hat, num_classes: int) -> torch.Tensor:
     """Counts (num_classes, num_classes): row = true class, column = predicted class."""
     y, y_hat = torch.as_tensor(y).long().cpu(), torch.as_tensor(y_hat).long().cpu()
@@ -90,7 +108,7 @@ def plot_confusion_matrix(y, y_hat, classes, normalize: bool = True, ax=None):
     cm = confusion_matrix(y, y_hat, len(classes)).float()
     if normalize:
         cm = cm / cm.sum(1, keepdim=True).clamp_min(1)
-    ax = _axes(ax, figsize=(6, 5))
+    ax = get_axes(ax, figsize=(6, 5))
     im = ax.imshow(cm.numpy(), cmap="Blues")
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
     ticks = range(len(classes))
@@ -135,7 +153,7 @@ def plot_decision_boundary(predict_fn, X: torch.Tensor, y: torch.Tensor, ax=None
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     with torch.no_grad():
         z = torch.as_tensor(predict_fn(torch.stack([gx.flatten(), gy.flatten()], 1))).float()
-    ax = _axes(ax, figsize=(4, 4))
+    ax = get_axes(ax, figsize=(4, 4))
     ax.contourf(gx.numpy(), gy.numpy(), z.reshape(gx.shape).numpy(), levels=20, cmap="RdBu", alpha=0.4)
     ax.scatter(X[:, 0].numpy(), X[:, 1].numpy(), c=y.numpy(), cmap="RdBu", edgecolors="k", s=25)
     ax.set(xlabel="$x_1$", ylabel="$x_2$")

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
+
+from dlcourse.viz import get_axes
+
+FIGSIZE = (7, 3.5)  # inches, when no Axes is given
 
 __all__ = ["ILSVRC_TOP5", "HUMAN_TOP5", "plot_ilsvrc", "plot_layer_costs", "plot_receptive_field",
            "plot_tradeoff"]
@@ -28,15 +31,10 @@ ILSVRC_TOP5: list[tuple[int, str, float]] = [
 HUMAN_TOP5 = 5.1  # Karpathy's own top-5 error on 1500 test images (2014)
 
 
-def _axes(ax, figsize: tuple[float, float] = (7, 3.5)):
-    """The given Axes, or a fresh one of `figsize`."""
-    return ax if ax is not None else plt.subplots(figsize=figsize)[1]
-
-
 def plot_ilsvrc(results: Sequence[tuple[int, str, float]] = ILSVRC_TOP5, human: float = HUMAN_TOP5,
                 ax=None):
     """Bar chart of ILSVRC top-5 error by year and entry, with the human error as a line."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     labels = [f"{year}\n{name}" for year, name, _ in results]
     errors = [err for *_, err in results]
     deep = ["C0" if year >= 2012 else "C7" for year, *_ in results]  # CNNs from 2012 on
@@ -57,7 +55,7 @@ def plot_layer_costs(summary, kinds: tuple[str, ...] = ("Conv2d", "Linear", "Max
     rows = [layer for layer in summary.layers if layer.kind in kinds]
     if not rows:
         raise ValueError(f"no layers of kinds {kinds} in this summary; pass kinds=(...) to choose")
-    ax = _axes(ax, figsize=(9, 3.5))
+    ax = get_axes(ax, figsize=(9, 3.5))
     x = np.arange(len(rows))
     values = [int(np.prod(layer.output_shape[1:])) for layer in rows]  # activations per image
     params = [layer.params or np.nan for layer in rows]  # no bar for parameter-free layers
@@ -76,7 +74,7 @@ def plot_receptive_field(summary, ax=None):
     rows = [layer for layer in summary.layers if layer.rf is not None]
     if not rows:
         raise ValueError("no layer in this summary has a finite receptive field (no convolutions?)")
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     x = np.arange(len(rows))
     ax.step(x, [layer.rf[0] for layer in rows], where="post", label="receptive field (pixels)")
     ax.step(x, [layer.jump[0] for layer in rows], where="post", label="jump (input pixels/step)")
@@ -95,7 +93,7 @@ def plot_tradeoff(results: Sequence[dict], x: str = "macs", y: str = "test_acc",
     missing = {x, y, label, *([size] if size else [])} - set(results[0])
     if missing:
         raise KeyError(f"results need keys {sorted(missing)}; they have {sorted(results[0])}")
-    ax = _axes(ax, figsize=(6, 4))
+    ax = get_axes(ax, figsize=(6, 4))
     xs = np.array([r[x] for r in results], dtype=float)
     ys = np.array([r[y] for r in results], dtype=float)
     if size:

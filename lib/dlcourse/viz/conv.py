@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
+from dlcourse.viz import get_axes
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (4, 4)) -> Axes:
-    return ax if ax is not None else plt.subplots(figsize=figsize)[1]
+FIGSIZE = (4, 4)  # inches, when no Axes is given
 
 
 def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -22,7 +21,7 @@ def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
 def plot_image(image: torch.Tensor, ax: Axes | None = None, title: str | None = None,
                cmap: str = "gray", symmetric: bool = False) -> Axes:
     """Show an (H, W) map or a (3, H, W) RGB image; symmetric=True centres the colormap on 0."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     img = _np(image)
     if img.ndim == 3:
         ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1))
@@ -41,7 +40,7 @@ def plot_grid_values(values: torch.Tensor, ax: Axes | None = None, title: str | 
                      highlight: Sequence[tuple[int, int]] = (), fmt: str = "{:g}",
                      cmap: str = "Blues") -> Axes:
     """Draw a small (H, W) matrix as a grid of numbered cells; `highlight` outlines cells in red."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     v = _np(values)
     ax.imshow(v, cmap=cmap, vmin=min(v.min(), 0), vmax=max(v.max(), 1e-9) * 1.6)
     for (i, j), value in np.ndenumerate(v):
@@ -59,7 +58,7 @@ def plot_grid_values(values: torch.Tensor, ax: Axes | None = None, title: str | 
 
 def plot_kernel(kernel: torch.Tensor, ax: Axes | None = None, title: str | None = None) -> Axes:
     """A (kH, kW) kernel as a grid with its weights written in (positive red, negative blue)."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     k = _np(kernel)
     vmax = np.abs(k).max() or 1.0
     ax.imshow(k, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
@@ -93,7 +92,7 @@ def montage(maps: torch.Tensor, ncols: int = 8, pad: int = 1) -> torch.Tensor:
 def plot_feature_maps(maps: torch.Tensor, ax: Axes | None = None, ncols: int = 8,
                       title: str | None = None, cmap: str = "viridis") -> Axes:
     """Feature maps (C, H, W) of one image, each scaled on its own, tiled on one Axes."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     ax.imshow(montage(maps, ncols).numpy(), cmap=cmap)
     ax.set_axis_off()
     if title:
@@ -106,7 +105,7 @@ def plot_filters(weight: torch.Tensor, ax: Axes | None = None, ncols: int = 8,
     """First-layer filters (C_out, C_in, kH, kW): channel 0 of each filter, tiled, in gray."""
     if weight.dim() != 4:
         raise ValueError(f"weight must be (C_out, C_in, kH, kW), got shape {tuple(weight.shape)}")
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     ax.imshow(montage(weight[:, 0], ncols).numpy(), cmap="gray")
     ax.set_axis_off()
     if title:
@@ -116,7 +115,7 @@ def plot_filters(weight: torch.Tensor, ax: Axes | None = None, ncols: int = 8,
 
 def plot_receptive_field(rows: Sequence, ax: Axes | None = None) -> Axes:
     """Receptive field size after each layer (bars), with the jump written above each bar."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     names = [r.name for r in rows]
     sizes = [r.size for r in rows]
     bars = ax.bar(range(len(rows)), sizes, color="tab:blue")

@@ -1,5 +1,5 @@
 """Plots for part 1: activations with derivatives, a neuron's threshold, perceptron boundaries,
-hidden representations and per-layer gradient norms. Every function takes ax=None, returns Axes."""
+hidden representations and weight histograms. Every function takes ax=None, returns Axes."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from dlcourse import scratch
+from dlcourse.viz import get_axes
 
+FIGSIZE = (4.0, 3.0)  # inches, when no Axes is given
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (4.0, 3.0)) -> Axes:
-    """Use the given Axes or make a fresh figure with one."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def plot_activation(
@@ -28,7 +23,7 @@ def plot_activation(
     ax: Axes | None = None,
 ) -> Axes:
     """Draw activation `name` (solid) and its derivative (dashed) over x_range."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     x = np.linspace(*x_range, 401)
     ax.plot(x, scratch.activation(name)(x), label=name)
     if derivative:
@@ -48,7 +43,7 @@ def plot_neuron_threshold(
     ax: Axes | None = None,
 ) -> Axes:
     """Output o = s(w x + b) of a 1-input neuron, with its threshold x = -b / w marked."""
-    ax = _axes(ax)
+    ax = get_axes(ax, FIGSIZE)
     x = np.linspace(*x_range, 401)
     ax.plot(x, scratch.activation(act)(w * x + b), label=f"{act}({w:.1f} x + {b:.1f})")
     if w != 0:
@@ -68,7 +63,7 @@ def plot_perceptron_boundary(
     title: str | None = None,
 ) -> Axes:
     """2-D points coloured by class and the perceptron's line w . x + b = 0 (shaded side = 1)."""
-    ax = _axes(ax, (3.0, 3.0))
+    ax = get_axes(ax, (3.0, 3.0))
     X, y = np.asarray(X, dtype=float), np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_perceptron_boundary draws 2-D inputs; X has shape {X.shape}.")
@@ -123,7 +118,7 @@ def plot_hidden_representation(
     H: np.ndarray, y: np.ndarray, ax: Axes | None = None, title: str = "hidden representation"
 ) -> Axes:
     """Scatter of a representation H (N, k) coloured by y; k > 2 is projected on its top 2 PCs."""
-    ax = _axes(ax, (3.2, 3.0))
+    ax = get_axes(ax, (3.2, 3.0))
     H = np.asarray(H, dtype=float)
     if H.ndim != 2:
         raise ValueError(f"H must be (N, features), got shape {H.shape}.")
@@ -142,25 +137,11 @@ def plot_hidden_representation(
     return ax
 
 
-def plot_grad_norms(norms: Mapping[str, Sequence[float]], ax: Axes | None = None, log: bool = True) -> Axes:
-    """Gradient norm per layer (layer 1 = input side) for each labelled network, log y-axis."""
-    ax = _axes(ax, (5.0, 3.2))
-    for label, values in norms.items():
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=label)
-    if log:
-        ax.set_yscale("log")
-    ax.set(
-        xlabel="layer (1 = closest to the input)",
-        ylabel="||dL/dW||",
-        title="gradient norm per layer",
-    )
-    ax.legend(fontsize=8)
-    return ax
 
 
 def plot_weight_histograms(weights: Mapping[str, np.ndarray], bins: int = 60, ax: Axes | None = None) -> Axes:
     """Overlaid histograms of flattened weights, e.g. {"L1": w1, "L2": w2}, log y-axis."""
-    ax = _axes(ax, (5.0, 3.2))
+    ax = get_axes(ax, (5.0, 3.2))
     for label, w in weights.items():
         ax.hist(np.asarray(w).ravel(), bins=bins, histtype="step", lw=1.5, label=label)
     ax.set_yscale("log")

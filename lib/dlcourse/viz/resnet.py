@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
-
-def _axes(ax, figsize=(5, 3.5)):
-    return ax if ax is not None else plt.subplots(figsize=figsize)[1]
+from dlcourse.viz import get_axes
 
 
 def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel: str = "error", ax=None):
@@ -20,7 +17,7 @@ def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel:
     Args:
         curves: {(depth, residual): [error after epoch 1, 2, ...]}.
     """
-    ax = _axes(ax)
+    ax = get_axes(ax)
     depths = sorted({depth for depth, _ in curves})
     for (depth, residual), values in sorted(curves.items()):
         epochs = np.arange(1, len(values) + 1)
@@ -39,21 +36,13 @@ def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel:
     return ax
 
 
-def plot_grad_norms(norms: Mapping[str, Sequence[float]], ax=None):
-    """Gradient norm of each layer's weights (input layer first), log scale, one line per net."""
-    ax = _axes(ax)
-    for name, values in norms.items():
-        ax.semilogy(np.arange(1, len(values) + 1), list(values), marker="o", ms=3, label=name)
-    ax.set(xlabel="layer (input -> output)", ylabel="||dL/dW||")
-    ax.legend(fontsize=8)
-    return ax
 
 
 def plot_input_gradient(
     x: torch.Tensor | np.ndarray, grads: torch.Tensor | np.ndarray, title: str = "", ax=None
 ):
     """dy/dx along a 1-D input sweep (Balduzzi et al. 2017, fig. 1)."""
-    ax = _axes(ax, figsize=(4, 3))
+    ax = get_axes(ax, figsize=(4, 3))
     ax.plot(np.asarray(x).ravel(), np.asarray(grads).ravel(), lw=0.8)
     ax.set(xlabel="input x", ylabel="dy/dx", title=title)
     return ax
@@ -61,7 +50,7 @@ def plot_input_gradient(
 
 def plot_autocorrelation(acs: Mapping[str, Sequence[float]], ax=None):
     """Autocorrelation of the input gradient vs distance (in sweep steps), one line per net."""
-    ax = _axes(ax)
+    ax = get_axes(ax)
     for name, values in acs.items():
         ax.plot(np.arange(len(values)), list(values), marker="o", ms=3, label=name)
     ax.axhline(0, color="gray", lw=0.5)
@@ -72,7 +61,7 @@ def plot_autocorrelation(acs: Mapping[str, Sequence[float]], ax=None):
 
 def plot_path_lengths(counts: Sequence[int], ax=None):
     """Bar chart of how many paths pass k residual branches (the binomial distribution)."""
-    ax = _axes(ax)
+    ax = get_axes(ax)
     counts = np.asarray(counts, dtype=float)
     ax.bar(np.arange(len(counts)), counts / counts.sum(), color="C0")
     ax.set(
@@ -85,7 +74,7 @@ def plot_path_lengths(counts: Sequence[int], ax=None):
 
 def plot_lesion(scores: Mapping[str, Sequence[float]], baselines: Mapping[str, float] | None = None, ax=None):
     """Test accuracy after deleting each block in turn; dotted lines: the intact nets."""
-    ax = _axes(ax)
+    ax = get_axes(ax)
     for i, (name, values) in enumerate(scores.items()):
         ax.plot(np.arange(len(values)), list(values), color=f"C{i}", marker="o", ms=4, label=name)
         if baselines is not None and name in baselines:
@@ -97,7 +86,7 @@ def plot_lesion(scores: Mapping[str, Sequence[float]], baselines: Mapping[str, f
 
 def plot_trajectories(trajectories: Mapping[str, torch.Tensor | np.ndarray], ax=None):
     """2-D trajectories (T, 2), e.g. Euler steps with different step sizes vs the exact flow."""
-    ax = _axes(ax, figsize=(4.5, 4.5))
+    ax = get_axes(ax, figsize=(4.5, 4.5))
     for name, traj in trajectories.items():
         traj = np.asarray(traj)
         marker = "o" if len(traj) <= 40 else None  # show the individual steps when there are few
@@ -109,7 +98,7 @@ def plot_trajectories(trajectories: Mapping[str, torch.Tensor | np.ndarray], ax=
 
 def plot_activation_stats(stats: Mapping[str, Mapping[str, Sequence[float]]], key: str = "std", ax=None):
     """One statistic ("std" or "mean") of each block's output vs depth, one line per net."""
-    ax = _axes(ax)
+    ax = get_axes(ax)
     for name, values in stats.items():
         ax.plot(np.arange(1, len(values[key]) + 1), list(values[key]), marker="o", ms=3, label=name)
     ax.set(xlabel="block", ylabel=f"activation {key}")
