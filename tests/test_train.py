@@ -280,3 +280,11 @@ def test_bf16_autocast_and_grad_clip_run_on_cpu():
     history = train.fit(MLP(2, [16], 3), (X, y), (X, y), num_epochs=40, lr=0.1, amp=True,
                         grad_clip=1.0, progress=False)
     assert history.val_acc[-1] >= 0.95
+
+
+def test_progress_bars_open_and_close(monkeypatch, capsys):
+    monkeypatch.setenv("DLCOURSE_PROGRESS", "bars")
+    X, y = blobs_loader()
+    train.fit(MLP(2, [4], 3), (X, y), num_epochs=2, lr=0.1)
+    err = capsys.readouterr().err  # tqdm draws on stderr outside a notebook
+    assert "epochs: 100%" in err and "2/2" in err

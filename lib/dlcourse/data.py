@@ -237,8 +237,9 @@ def _try_download(folder: Path, timeout: float = 10.0) -> Path | None:
 # ---------------------------------------------------------------------------------------------------
 
 def epoch_permutation(n: int, generator: torch.Generator) -> torch.Tensor:
-    """The shuffled order of one epoch; both loaders draw it the same way, so they agree for a seed."""
-    return torch.randperm(n, generator=generator)
+    """The shuffled order of one epoch, drawn on the generator's device; on the CPU both loaders draw
+    it the same way, so they agree for a seed."""
+    return torch.randperm(n, generator=generator, device=generator.device)
 
 
 @dataclass
@@ -265,7 +266,8 @@ class TensorLoader:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         self.device = torch.device(self.device) if self.device is not None else config.get_device()
-        self.generator = torch.Generator().manual_seed(self.seed)
+        # random numbers are drawn on the device, so shuffling and augmenting never wait on the host
+        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.X = self.dataset.X.to(self.device)  # uint8: 4x smaller than float32 on the device
         self.y = self.dataset.y.to(self.device)
 
@@ -275,8 +277,7 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.dataset)
-        order = epoch_permutation(n, self.generator) if self.shuffle else torch.arange(n)
-        order = order.to(self.device)
+        order = epoch_permutation(n, self.generator) if self.shuffle else torch.arange(n, device=self.device)
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             X = normalize(self.X[idx], self.dataset.mean, self.dataset.std)  # (B, C, H, W)
@@ -286,11 +287,11 @@ class TensorLoader:
 
     def _augment(self, X: torch.Tensor) -> torch.Tensor:
         B, C, H, W = X.shape
-        flip = torch.rand(B, generator=self.generator).to(X.device) < 0.5
+        flip = torch.rand(B, generator=self.generator, device=X.device) < 0.5
         X = torch.where(flip[:, None, None, None], X.flip(-1), X)
         if self.augment == "flip_translate":
             s = self.max_shift
-            shift = torch.randint(0, 2 * s + 1, (2, B), generator=self.generator).to(X.device)
+            shift = torch.randint(0, 2 * s + 1, (2, B), generator=self.generator, device=X.device)
             padded = F.pad(X, (s, s, s, s), value=float(X.min()))  # fill with the background value
             rows = (shift[0][:, None] + torch.arange(H, device=X.device))[:, :, None]  # (B, H, 1)
             cols = (shift[1][:, None] + torch.arange(W, device=X.device))[:, None, :]  # (B, 1, W)
