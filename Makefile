@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
-FAST_ENV := DLCOURSE_FAST=1 DLCOURSE_PROGRESS=lines OMP_NUM_THREADS=1 MPLBACKEND=Agg
+FAST_ENV := DLCOURSE_FAST=1 DLCOURSE_PROGRESS=lines OMP_NUM_THREADS=1 MPLBACKEND=Agg DLCOURSE_LINT_FIGURES=1
 
-.PHONY: test unit notebooks course lab bench lint strip clean
+.PHONY: test unit notebooks course claims lab bench lint strip clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ notebooks: $(VENV)/.installed  ## notebooks only (nbval)
 
 course: $(VENV)/.installed  ## execute every notebook with papermill into build/ (+ HTML), print a table
 	$(PY) scripts/run_course.py $(if $(FULL),--full,)
+
+claims: $(VENV)/.installed  ## every lesson over SEED 0 1 2 x 1 and 2 threads: the table of checked claims
+	$(PY) scripts/claims_matrix.py -j 2
 
 lab: $(VENV)/.installed  ## JupyterLab on the notebooks, for self-study
 	$(VENV)/bin/jupyter lab notebooks/

@@ -21,6 +21,8 @@ from pathlib import Path
 import nbformat
 
 MARK = "NBVAL_CHECK_OUTPUT"
+# what JupyterLab writes on open: anything else marks every notebook modified as soon as it opens
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def is_marked(cell) -> bool:
@@ -41,13 +43,15 @@ def strip(nb) -> None:
             cell.metadata.pop("keep_output", None)
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("papermill", None)
+    nb.metadata["kernelspec"] = KERNELSPEC
 
 
 def execute(nb, cwd: Path, timeout: int = 600) -> float:
     """Run the notebook top to bottom in fast mode; returns seconds."""
     from nbclient import NotebookClient
 
-    os.environ.update(DLCOURSE_FAST="1", DLCOURSE_PROGRESS="lines", MPLBACKEND="Agg")
+    os.environ.update(DLCOURSE_FAST="1", DLCOURSE_PROGRESS="lines", MPLBACKEND="Agg",
+                      DLCOURSE_LINT_FIGURES="1")
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(cwd)}}).execute()
@@ -60,7 +64,7 @@ def from_py(draft: Path, target: Path) -> None:
 
     nb = jupytext.read(draft, fmt="py:percent")
     nb.metadata.pop("jupytext", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, target)
 

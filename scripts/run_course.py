@@ -3,25 +3,32 @@
     python scripts/run_course.py            # fast mode without a GPU, full mode where CUDA is present
     python scripts/run_course.py --full     # full mode anyway (slow on a CPU)
     python scripts/run_course.py 05 06      # only the notebooks whose names start with these
+    python scripts/run_course.py --seed 1   # another seed (the notebooks' SEED parameter)
 
-Executed notebooks, their HTML and each notebook's headline metrics (`dlcourse.report(...)`, a JSON
-beside the notebook) are written to build/.
+Executed notebooks, their HTML (figures included: the kernel draws with the inline backend) and each
+notebook's headline metrics (`dlcourse.report(...)`, a JSON beside the notebook) are written to build/.
+A full-mode run that succeeds also stores the lesson's full-run reference, with device, date, seconds
+and commit, in data/results/<notebook>.json; every student's run prints its numbers beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS, BUILD = ROOT / "notebooks", ROOT / "build"
+NOTEBOOKS, BUILD, RESULTS = ROOT / "notebooks", ROOT / "build", ROOT / "data" / "results"
+INLINE = "module://matplotlib_inline.backend_inline"  # figures become PNG outputs, so the HTML has them
 
 
-def run_one(nb: Path, fast: bool, timeout: int) -> dict:
+def run_one(nb: Path, fast: bool, timeout: int, seed: int = 0) -> dict:
     """Execute one notebook into build/ and render it; returns a row of the results table."""
     import nbformat
     import papermill as pm
@@ -30,10 +37,10 @@ def run_one(nb: Path, fast: bool, timeout: int) -> dict:
     out, metrics_path = BUILD / nb.name, BUILD / f"{nb.stem}.metrics.json"
     metrics_path.unlink(missing_ok=True)
     os.environ.update(DLCOURSE_REPORT=str(metrics_path), DLCOURSE_PROGRESS="lines",
-                      MPLBACKEND="Agg", DLCOURSE_FAST="1" if fast else "0")
+                      MPLBACKEND=INLINE, DLCOURSE_FAST="1" if fast else "0")
     start, status = time.perf_counter(), "ok"
     try:
-        pm.execute_notebook(str(nb), str(out), parameters={"FAST": fast}, cwd=str(NOTEBOOKS),
+        pm.execute_notebook(str(nb), str(out), parameters={"FAST": fast, "SEED": seed}, cwd=str(NOTEBOOKS),
                             kernel_name="python3", progress_bar=False, execution_timeout=timeout)
     except Exception as err:  # PapermillExecutionError names the failing cell; the notebook is saved
         status = f"FAILED: {type(err).__name__}: {str(err).strip().splitlines()[-1][:80]}"
@@ -43,7 +50,47 @@ def run_one(nb: Path, fast: bool, timeout: int) -> dict:
         out.with_suffix(".html").write_text(html)
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     return dict(notebook=nb.stem, mode="fast" if fast else "full", status=status, seconds=seconds,
-                metrics=metrics)
+                seed=seed, metrics=metrics)
+
+
+def write_reference(row: dict) -> Path:
+    """Store a successful full run's numbers as the lesson's reference in data/results/."""
+    import torch
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    ref = dict(lesson=row["notebook"], mode=row["mode"], device=device_name(),
+               date=datetime.date.today().isoformat(), seconds=round(row["seconds"], 1), seed=row["seed"],
+               commit=commit(), torch=torch.__version__, metrics=row["metrics"])
+    path = RESULTS / f"{row['notebook']}.json"
+    path.write_text(json.dumps(ref, indent=2) + "\n")
+    return path
+
+
+def device_name() -> str:
+    """"NVIDIA H100 80GB HBM3" or "CPU (<model>, 16 threads)": where a reference was measured."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"CPU ({model}, {torch.get_num_threads()} threads)"
+
+
+def commit() -> str:
+    """The commit the run used, with "+dirty" if the working tree had changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def format_table(rows: list[dict]) -> str:
@@ -65,6 +112,9 @@ def main() -> int:
     parser.add_argument("only", nargs="*", help="prefixes of the notebooks to run (default: all)")
     parser.add_argument("--full", action="store_true", help="full mode even without a GPU")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument("--seed", type=int, default=0, help="the notebooks' SEED parameter")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="in full mode, do not write data/results/<notebook>.json")
     args = parser.parse_args()
 
     import torch
@@ -75,8 +125,10 @@ def main() -> int:
                        if not args.only or p.name.startswith(tuple(args.only)))
     rows = []
     for nb in notebooks:
-        rows.append(run_one(nb, fast, args.timeout))
+        rows.append(run_one(nb, fast, args.timeout, args.seed))
         print(f"{rows[-1]['status']:<6} {nb.name} ({rows[-1]['seconds']:.1f} s)", flush=True)
+        if not fast and rows[-1]["status"] == "ok" and not args.no_reference:
+            print(f"       reference written: {write_reference(rows[-1]).relative_to(ROOT)}")
     table = format_table(rows)
     (BUILD / "results.txt").write_text(table + "\n")
     print("\n" + table)

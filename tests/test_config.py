@@ -1,6 +1,5 @@
-"""dlcourse.config: fast mode switch, device, seeding, report."""
+"""dlcourse.config: fast/full/auto mode, setup, device, seeding and thread pinning."""
 
-import json
 import random
 
 import numpy as np
@@ -11,15 +10,21 @@ from dlcourse import config
 
 
 @pytest.mark.parametrize("raw, expected", [("1", True), ("true", True), ("ON", True), ("0", False),
-                                           ("no", False), ("", False)])
+                                           ("no", False)])
 def test_fast_reads_env(monkeypatch, raw, expected):
     monkeypatch.setenv("DLCOURSE_FAST", raw)
     assert config.fast() is expected
 
 
-def test_fast_unset_means_full_mode(monkeypatch):
-    monkeypatch.delenv("DLCOURSE_FAST", raising=False)
-    assert config.fast() is False
+@pytest.mark.parametrize("raw", [None, "", "auto", " AUTO "])
+@pytest.mark.parametrize("cuda", [True, False])
+def test_auto_mode_is_full_on_a_gpu_and_fast_elsewhere(monkeypatch, raw, cuda):
+    if raw is None:
+        monkeypatch.delenv("DLCOURSE_FAST", raising=False)
+    else:
+        monkeypatch.setenv("DLCOURSE_FAST", raw)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert config.fast() is (not cuda)
 
 
 def test_fast_parameter_overrides_env(monkeypatch):
@@ -60,24 +65,46 @@ def test_set_seed_repeats_every_rng():
         config.set_seed(-1)
 
 
-def test_report_writes_json_and_merges(tmp_path, monkeypatch, capsys):
-    target = tmp_path / "nb.metrics.json"
-    monkeypatch.setenv("DLCOURSE_REPORT", str(target))
-    config.report(test_acc=0.9)
-    config.report(params=120, test_acc=torch.tensor(0.925))
-    assert json.loads(target.read_text()) == {"test_acc": pytest.approx(0.925), "params": 120}
-    assert "test_acc=0.925" in capsys.readouterr().out
+def test_setup_prints_mode_why_and_how_to_switch(monkeypatch, capsys):
+    monkeypatch.delenv("DLCOURSE_FAST", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    FAST, device = config.setup(None, 3)
+    line = capsys.readouterr().out
+    assert FAST is True and device.type in ("cpu", "mps")
+    assert "fast mode (auto: no CUDA GPU here)" in line and "FAST = False" in line and "seed 3" in line
+    assert config.fast() is True, "later calls (data, models) follow the notebook's setup"
+    config.setup(False, 0)
+    assert "full mode (FAST = False in the parameters cell)" in capsys.readouterr().out
+    assert config.fast() is False
 
 
-def test_report_without_runner_writes_nothing(monkeypatch, tmp_path):
-    monkeypatch.delenv("DLCOURSE_REPORT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert config.report(acc=1.0) == {"acc": 1.0}
-    assert list(tmp_path.iterdir()) == []
+def test_setup_pins_threads_in_fast_mode(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("DLCOURSE_THREADS", "2")
+        config.setup(True, 0)
+        assert torch.get_num_threads() == 2 and config.RUN["threads"] == 2
+        monkeypatch.delenv("DLCOURSE_THREADS")
+        config.setup(True, 0)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("DLCOURSE_THREADS", "two")
+        with pytest.raises(ValueError, match="DLCOURSE_THREADS='two' must be a whole number"):
+            config.setup(True, 0)
+    finally:
+        torch.set_num_threads(before)
 
 
-def test_report_rejects_bad_input():
-    with pytest.raises(ValueError, match="at least one metric"):
-        config.report()
-    with pytest.raises(TypeError, match="must be a number"):
-        config.report(acc=[0.9])
+def test_same_seed_same_numbers_whatever_the_thread_count(monkeypatch):
+    # fast mode pins the threads, so a reduction-heavy computation repeats bit for bit
+    results = []
+    before = torch.get_num_threads()
+    try:
+        for omp in ("1", "2"):
+            torch.set_num_threads(int(omp))  # what OMP_NUM_THREADS would have set
+            config.setup(True, 0)
+            x = torch.randn(64, 3, 28, 28)
+            conv = torch.nn.Conv2d(3, 16, 3)
+            results.append((conv(x).sum(), (x.flatten(1) @ x.flatten(1).T).sum()))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(*results))

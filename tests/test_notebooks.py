@@ -39,12 +39,21 @@ def test_title_and_learning_goals(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_parameters_cell_then_derived_settings(path):
+def test_parameters_cell_then_setup(path):
     cs = code(path)
     params = [i for i, c in enumerate(cs) if "parameters" in c["metadata"].get("tags", [])]
     assert len(params) == 1, "exactly one code cell tagged 'parameters'"
     assert re.search(r"^FAST = None", cs[params[0]]["text"], re.M)
-    assert "fast(FAST)" in cs[params[0] + 1]["text"], "the next cell resolves FAST"
+    assert re.search(r"^SEED = 0", cs[params[0]]["text"], re.M)
+    assert "FAST, device = dlcourse.setup(FAST, SEED)" in cs[params[0] + 1]["text"], \
+        "the next cell resolves the mode, seeds and prints which mode runs and why"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_kernelspec_is_what_jupyterlab_keeps(path):
+    # "Python 3" would be rewritten on open, marking the notebook modified before the student types
+    assert json.loads(path.read_text())["metadata"]["kernelspec"] == {
+        "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -67,21 +76,50 @@ def test_code_cells_are_short_and_open_with_a_comment(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_summary_exercises_solutions_and_checks(path):
-    md = "\n".join(c["text"] for c in cells(path) if c["cell_type"] == "markdown")
-    assert "## Summary" in md and "## Exercises" in md
-    source = [c["text"] for c in code(path)]
-    solutions = [i for i, s in enumerate(source) if "### BEGIN SOLUTION" in s]
-    assert solutions, "at least one exercise with a solution"
-    for i in solutions:
-        assert "### END SOLUTION" in source[i]
-        after = source[i] + (source[i + 1] if i + 1 < len(source) else "")
-        assert "dlcourse.check." in after, f"no dlcourse.check call after:\n{source[i]}"
+def test_figures_are_shown_in_the_cell_that_draws_them(path):
+    # plt.show() is where `make test` lints every figure (labels, legends: dlcourse.viz.lint)
+    for c in code(path):
+        if re.search(r"plt\.(subplots|figure)\(", c["text"]):
+            assert "plt.show()" in c["text"], f"a figure that is never shown:\n{c['text']}"
+
+
+def is_answer(cell):
+    return cell["cell_type"] == "code" and "### BEGIN SOLUTION" in cell["text"]
+
+
+def is_check(cell):
+    return cell["cell_type"] == "code" and "dlcourse.check." in cell["text"] and not is_answer(cell)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_reports_a_headline_metric(path):
-    assert any("dlcourse.report(" in c["text"] for c in code(path))
+def test_summary_then_exercises_of_task_answer_and_check(path):
+    cs = cells(path)
+    md = [c["text"] for c in cs if c["cell_type"] == "markdown"]
+    assert any(t.lstrip().startswith("## Summary") for t in md)
+    start = next((i for i, c in enumerate(cs) if c["cell_type"] == "markdown"
+                  and c["text"].lstrip().startswith("## Exercises")), None)
+    assert start is not None, "an '## Exercises' section"
+    assert "collapsed" in cs[start]["text"], "the Exercises intro says the solutions are collapsed"
+    answers = [i for i, c in enumerate(cs) if is_answer(c)]
+    assert answers, "at least one exercise with an answer cell"
+    for i in answers:
+        cell = cs[i]
+        assert i > start, "exercises come after the lesson, so a student copy runs up to them"
+        assert cs[i - 1]["cell_type"] == "markdown", f"no task text before:\n{cell['text']}"
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, \
+            f"the solution must open collapsed (jupyter.source_hidden):\n{cell['text']}"
+        assert "### END SOLUTION" in cell["text"]
+        assert "dlcourse.check." not in cell["text"], f"the check needs its own cell:\n{cell['text']}"
+        assert i + 1 < len(cs) and is_check(cs[i + 1]), f"no check cell right after:\n{cell['text']}"
+    for i, c in enumerate(cs[start:], start):
+        if c["cell_type"] == "code":
+            assert is_answer(c) or (is_check(c) and is_answer(cs[i - 1])), \
+                f"after '## Exercises' only answer cells and their checks:\n{c['text']}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_reports_its_numbers_beside_the_reference(path):
+    assert any(f'dlcourse.report("{path.name[:2]}"' in c["text"] for c in code(path))
 
 
 def test_readme_course_map_lists_every_notebook():

@@ -1,8 +1,7 @@
-"""Course-wide settings: fast mode, paths, device choice, seeding and the headline-metric report."""
+"""Course-wide settings: fast or full mode, paths, device choice, seeding and thread pinning."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
@@ -13,15 +12,18 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[2]  # lib/dlcourse/config.py -> repo root
 DATA_DIR = REPO_ROOT / "data"
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
+RESULTS_DIR = DATA_DIR / "results"  # full-run references, one JSON per lesson
+
+RUN: dict = {}  # what the last `setup` chose (fast, seed, device, threads); `report` prints it
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _env_flag(name: str, default: bool = False) -> bool:
     """Read a boolean environment variable, refusing values that are neither true nor false."""
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -32,16 +34,65 @@ def _env_flag(name: str, default: bool = False) -> bool:
 
 
 def fast(override: bool | None = None) -> bool:
-    """Whether fast mode is on: the notebook's `FAST` parameter if given, else $DLCOURSE_FAST.
+    """Whether fast mode is on: the notebook's `FAST` parameter if given, else $DLCOURSE_FAST, else auto.
 
-    Fast mode shrinks data and epochs so that a notebook runs on 2 CPU cores in well under a minute,
-    deterministically; it is what CI runs. Full mode is meant for a GPU.
+    Auto (FAST = None and $DLCOURSE_FAST unset, empty or "auto") means full mode where a CUDA GPU is
+    present and fast mode everywhere else, in JupyterLab, papermill and nbgrader alike. Fast mode
+    shrinks data and epochs so that a notebook runs on 2 CPU cores in well under a minute; it is what
+    CI runs. Full mode is meant for a GPU.
     """
+    if override is None and "fast" in RUN:
+        return RUN["fast"]  # what this notebook's `setup` chose, so that data and models agree with it
+    return _resolve(override)[0]
+
+
+def _resolve(override: bool | None) -> tuple[bool, str]:
+    """(fast?, why) for `fast` and the line `setup` prints."""
     if override is not None:
         if not isinstance(override, bool):
-            raise TypeError(f"FAST must be True, False or None (read $DLCOURSE_FAST), got {override!r}")
-        return override
-    return _env_flag("DLCOURSE_FAST")
+            raise TypeError(f"FAST must be True, False or None (auto), got {override!r}")
+        return override, f"FAST = {override} in the parameters cell"
+    raw = os.environ.get("DLCOURSE_FAST", "").strip()
+    if raw and raw.lower() != "auto":
+        return _env_flag("DLCOURSE_FAST"), f"DLCOURSE_FAST={raw}"
+    if torch.cuda.is_available():
+        return False, "auto: a CUDA GPU is present"
+    return True, "auto: no CUDA GPU here"
+
+
+def fast_threads() -> int:
+    """Intra-op threads in fast mode: $DLCOURSE_THREADS, else 1, so fast runs repeat bit for bit."""
+    raw = os.environ.get("DLCOURSE_THREADS", "1").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"DLCOURSE_THREADS={raw!r} must be a whole number of threads >= 1, e.g. 2")
+    return int(raw)
+
+
+def setup(FAST: bool | None = None, SEED: int = 0) -> tuple[bool, torch.device]:
+    """Resolve fast or full mode, seed everything and print one line saying so; returns (FAST, device).
+
+    Fast mode pins torch to `fast_threads()` CPU threads (1 unless $DLCOURSE_THREADS says otherwise):
+    reductions split over a different number of threads add up in another order, so this is what makes
+    a fast run's numbers identical whatever OMP_NUM_THREADS is.
+    """
+    is_fast, why = _resolve(FAST)
+    set_seed(SEED)
+    device = get_device()
+    if is_fast:
+        torch.set_num_threads(fast_threads())
+    RUN.update(fast=is_fast, seed=SEED, device=device.type, threads=torch.get_num_threads())
+    if _env_flag("DLCOURSE_LINT_FIGURES"):
+        from dlcourse.viz.lint import install_figure_lint
+
+        install_figure_lint()
+    switch = ("for the full run set FAST = False in the parameters cell (or DLCOURSE_FAST=0); "
+              "it is meant for a GPU" if is_fast else
+              "for a quick run set FAST = True in the parameters cell (or DLCOURSE_FAST=1)")
+    n = RUN["threads"]
+    threads = f", {n} thread{'s' if n > 1 else ''}" if device.type == "cpu" else ""
+    print(f"{'fast' if is_fast else 'full'} mode ({why}); device {device.type}{threads}, seed {SEED}. "
+          f"To switch: {switch}.")
+    return is_fast, device
 
 
 def get_device() -> torch.device:
@@ -60,32 +111,3 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def report(**metrics: float) -> dict:
-    """Record a notebook's headline metrics (e.g. `report(test_acc=0.91)`) for `make course`.
-
-    The course runner sets $DLCOURSE_REPORT to a JSON path beside the executed notebook; the metrics are
-    merged into that file. Outside the runner nothing is written; the metrics are printed and returned.
-    """
-    if not metrics:
-        raise ValueError("report() needs at least one metric, e.g. report(test_acc=0.91)")
-    clean = {}
-    for name, value in metrics.items():
-        if isinstance(value, torch.Tensor):
-            value = value.item()
-        if not isinstance(value, (int, float, str)):
-            raise TypeError(f"metric {name!r} must be a number or a string, got {type(value).__name__}")
-        clean[name] = value
-    path = os.environ.get("DLCOURSE_REPORT")
-    if path:
-        target = Path(path)
-        old = json.loads(target.read_text()) if target.exists() else {}
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({**old, **clean}, indent=2, sort_keys=True))
-    print("report: " + ", ".join(f"{k}={_fmt(v)}" for k, v in clean.items()))
-    return clean
-
-
-def _fmt(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
