@@ -9,6 +9,8 @@ import pkgutil
 
 __all__ = []
 for _info in pkgutil.iter_modules(__path__):
+    if _info.name.startswith("_"):  # shared helpers (_common), not checks
+        continue
     _module = importlib.import_module(f"{__name__}.{_info.name}")
     for _name in getattr(_module, "__all__", [n for n in vars(_module) if not n.startswith("_")]):
         _obj = getattr(_module, _name)
