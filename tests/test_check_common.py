@@ -121,11 +121,12 @@ def test_measure_evaluates_on_the_bundled_test_images():
 # --- every check, as a grader -----------------------------------------------------------------------
 
 CHECKS = [name for name in dlcourse.check.__all__ if name != "close"]
-FUNCTION_CHECKS = {  # checks whose answer is a function: nbgrader's student copy holds a stub
-    "perceptron_step", "sigmoid_backward", "glorot_std", "conv_param_count", "correlate_loops",
-    "max_pool_reshape", "weighted_layer_counter", "autocorrelation_function", "heun_integrator",
-    "densenet_transition", "inverted_dropout", "soft_threshold", "flip_tta", "freeze_all_but_head",
-    "ensemble_average", "ema_update"}
+def _first_annotation(name):
+    return str(next(iter(inspect.signature(getattr(dlcourse.check, name)).parameters.values())).annotation)
+
+
+# checks whose answer is a function (annotated Callable): nbgrader's student copy holds a stub there
+FUNCTION_CHECKS = sorted(name for name in CHECKS if "Callable" in _first_annotation(name))
 
 
 def _required(check):
@@ -140,7 +141,7 @@ def test_every_check_says_not_answered_for_placeholders(name, placeholder):
         check(*[placeholder] * len(_required(check)))
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTION_CHECKS))
+@pytest.mark.parametrize("name", FUNCTION_CHECKS)
 def test_every_function_check_says_not_answered_for_an_untouched_stub(name):
     def stub(*args, **kwargs):
         """What nbgrader's student copy holds: the body is `raise NotImplementedError()`."""
@@ -153,11 +154,8 @@ def test_every_function_check_says_not_answered_for_an_untouched_stub(name):
         check(stub)
 
 
-def test_function_checks_are_the_ones_taking_a_function():
-    for name in CHECKS:
-        annotation = str(next(iter(inspect.signature(getattr(dlcourse.check, name)).parameters.values()))
-                         .annotation)
-        assert ("Callable" in annotation) == (name in FUNCTION_CHECKS), name
+def test_function_checks_are_found():
+    assert len(FUNCTION_CHECKS) >= 16 and {"perceptron_step", "densenet_transition"} <= set(FUNCTION_CHECKS)
 
 
 def _lesson_checks(path):
