@@ -52,7 +52,7 @@ def test_accuracy_under_fgsm_equals_one_attack_per_epsilon():
 def test_smallest_flipping_epsilon_against_a_loop():
     model, X, y = model_and_data(2)
     grid = [0.01, 0.02, 0.05, 0.1, 0.3]
-    first = dream.smallest_flipping_epsilon(model, X, y, grid)
+    first = dream.smallest_flipping_epsilon(model, X, y, grid, batch_size=7)
     with torch.no_grad():
         for n in range(len(X)):
             if model(X[n:n + 1]).argmax() != y[n]:

@@ -149,7 +149,7 @@ def accuracy_under_fgsm(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epsi
 @torch.no_grad()
 def smallest_flipping_epsilon(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                               epsilons: list[float], std: float = FASHION_STD,
-                              bounds: tuple[float, float] = BOUNDS) -> torch.Tensor:
+                              bounds: tuple[float, float] = BOUNDS, batch_size: int = 1000) -> torch.Tensor:
     """(N,): the smallest epsilon of the sorted list whose FGSM image is misclassified (inf: none).
 
     An image the model already gets wrong has 0. FGSM is not monotone for one image (a bigger step can
@@ -157,13 +157,14 @@ def smallest_flipping_epsilon(model: nn.Module, X: torch.Tensor, y: torch.Tensor
     """
     if list(epsilons) != sorted(epsilons):
         raise ValueError(f"epsilons must be sorted ascending, got {list(epsilons)}")
-    y = y.to(X.device)
     first = torch.full((len(X),), float("inf"))
     with inspecting(model):
-        direction = loss_gradient_sign(model, X, y)
-        wrong = (model(X).argmax(1) != y).cpu()
-        first[wrong] = 0.0
-        for epsilon in epsilons:
-            flipped = (model((X + epsilon / std * direction).clamp(*bounds)).argmax(1) != y).cpu()
-            first = torch.where(flipped & first.isinf(), torch.tensor(float(epsilon)), first)
+        for start in range(0, len(X), batch_size):
+            Xb, yb = X[start:start + batch_size], y[start:start + batch_size].to(X.device)
+            direction = loss_gradient_sign(model, Xb, yb)
+            found = first[start:start + batch_size]  # a view: filled in place
+            found[(model(Xb).argmax(1) != yb).cpu()] = 0.0
+            for epsilon in epsilons:
+                flipped = (model((Xb + epsilon / std * direction).clamp(*bounds)).argmax(1) != yb).cpu()
+                found[flipped & found.isinf()] = float(epsilon)
     return first

@@ -5,11 +5,12 @@ hooks read (or change) the gradient that flows through a layer, and all hooks ar
 method returns, so the model is left exactly as it was (eval mode inside, its train/eval flag and
 any in-place ReLUs restored afterwards). Each is tested against captum (tests/test_interpret.py).
 
-    saliency                          |dS_c/dx|                  Simonyan et al. 2014, arXiv:1312.6034
-    gradient, deconvnet, guided_backprop  three ReLU backward rules  Springenberg et al. 2015, arXiv:1412.6806
-    grad_cam, guided_grad_cam         gradient-weighted maps     Selvaraju et al. 2017, arXiv:1610.02391
-    occlusion                         score drop under a patch   Zeiler & Fergus 2014, arXiv:1311.2901
-    integrated_gradients              path-averaged gradients    Sundararajan et al. 2017, arXiv:1703.01365
+    saliency                   |dS_c/dx|                  Simonyan et al. 2014, arXiv:1312.6034
+    gradient, deconvnet,       three ReLU backward rules  Springenberg et al. 2015, arXiv:1412.6806
+      guided_backprop
+    grad_cam, guided_grad_cam  gradient-weighted maps     Selvaraju et al. 2017, arXiv:1610.02391
+    occlusion                  score drop under a patch   Zeiler & Fergus 2014, arXiv:1311.2901
+    integrated_gradients       path-averaged gradients    Sundararajan et al. 2017, arXiv:1703.01365
 
 `X` is a normalized batch (B, C, H, W); `target` is a class index, a (B,) tensor of them, or None
 (the predicted class). Layers are named as in `dlcourse.summary(model, ...)`, e.g. "block2.3".
