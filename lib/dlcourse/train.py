@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dlcourse import distributed  # lesson 14: DDP under torchrun
 from dlcourse.callbacks import EMA, BestWeights, Callback, TrainState
 from dlcourse.config import get_device
 from dlcourse.lr_finder import LRFinderResult, lr_find  # noqa: F401  (part of this module's API)
@@ -95,6 +96,16 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
     Returns:
         History of per-epoch metrics. On KeyboardInterrupt it returns the history so far and keeps the
         weights of the best epoch; a non-finite loss raises NonFiniteLossError naming epoch and step.
+
+    Under torchrun (after `dlcourse.distributed.init()`, one process per GPU or CPU worker), fit trains
+    data-parallel: the model is wrapped in DistributedDataParallel (rank 0's weights are copied to every
+    rank, and each backward pass averages the gradients over the ranks, so all replicas take the same
+    step); `train_data` should be sharded (`distributed.shard(loader)`: the global batch is world_size x
+    batch_size, and lr belongs to that global batch); the epoch's loss and accuracy sums are all-reduced,
+    so every rank's History holds the numbers of the whole epoch; only rank 0 shows progress. val_data
+    may be whole (every rank evaluates all of it) or sharded (its sums are all-reduced too). Callbacks run
+    on every rank; save files on rank 0 only (`distributed.save_checkpoint`). BatchNorm statistics stay
+    per rank (convert with nn.SyncBatchNorm for exact global-batch statistics).
     """
     if num_epochs < 1 or lr <= 0:
         raise ValueError(f"need num_epochs >= 1 and lr > 0, got num_epochs={num_epochs}, lr={lr}")
@@ -109,17 +120,21 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
     opt = make_optimizer(model, optimizer, lr, weight_decay)
     sched = make_schedule(opt, schedule, lr, num_epochs * len(train_data))
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    forward = torch.compile(model) if compile else model
+    ddp = distributed.wrap(model, device)  # lesson 14: DDP when a process group runs, else the model
+    forward = torch.compile(ddp) if compile else ddp
+    progress = progress and distributed.is_main()  # lesson 14: one progress display, rank 0's
     best = BestWeights()
     callbacks = [best, *callbacks, *([EMA(ema)] if ema else [])]
     history = History()
     state = TrainState(model, opt, history, num_epochs, len(train_data), val_data=val_data)
-    ctx = dict(device=device, amp=use_amp, channels_last=use_cl, grad_clip=grad_clip, sched=sched)
+    ctx = dict(device=device, amp=use_amp, channels_last=use_cl, grad_clip=grad_clip, sched=sched,
+               compiled=compile)
     _emit(callbacks, "on_fit_start", state)
     bars = _Progress(progress, num_epochs, len(train_data))
     try:
         for epoch in range(1, num_epochs + 1):
             state.epoch = epoch
+            distributed.set_epoch(train_data, epoch)  # lesson 14: reshuffle a DistributedSampler
             start = time.perf_counter()
             train_loss, train_acc = _train_epoch(forward, train_data, loss_fn, state, callbacks, bars,
                                                  ctx)
@@ -156,7 +171,7 @@ def _train_epoch(model, train_data, loss_fn, state: TrainState, callbacks, bars,
     count = 0
     for batch, (X, y) in enumerate(train_data):
         X, y = _to(X, device, ctx["channels_last"]), y.to(device, non_blocking=True)
-        first = state.step == 0 and model is not state.model  # a compiled model compiles here
+        first = state.step == 0 and ctx["compiled"]  # a compiled model compiles here
         tic = time.perf_counter()
         # forward
         with _autocast(device, ctx["amp"]):
@@ -184,6 +199,8 @@ def _train_epoch(model, train_data, loss_fn, state: TrainState, callbacks, bars,
         count += len(y)
         _emit(callbacks, "on_batch_end", state)
         bars.batch_done()
+    # lesson 14: under DDP add up every rank's sums, so each rank reports the whole epoch
+    total_loss, correct, count = distributed.all_reduce_sums(total_loss, correct, count)
     _check_finite(state, len(train_data) - 1, None, total=total_loss)
     return total_loss.item() / count, correct.item() / count
 
@@ -205,6 +222,8 @@ def evaluate(model: nn.Module, data, loss_fn: nn.Module | None = None,
         correct += _correct(y_hat, y)
         count += len(y)
     model.train(was_training)
+    if distributed.is_sharded(data):  # lesson 14: a sharded validation set, summed over the ranks
+        total_loss, correct, count = distributed.all_reduce_sums(total_loss, correct, count)
     return total_loss.item() / count, correct.item() / count
 
 
