@@ -3,7 +3,8 @@
 - `backward_nodes`: the autograd graph that eager PyTorch records during a forward pass (lesson 03's
   `Value._prev`, at the scale of whole tensors), listed from the output back to the leaves.
 - `graph_nodes`: the nodes of a captured static graph (`torch.fx` or `torch.export`), as plain dicts.
-- `compile_timed`: `torch.compile` plus the CPU seconds its first call costs (C++ compiler included).
+- `compile_timed`: `torch.compile` plus the CPU seconds its first call costs (C++ compiler included), or
+  why it cannot compile here.
 - `profile_steps` / `top_ops`: torch.profiler over training steps, and where the time went.
 """
 
@@ -61,19 +62,27 @@ def format_graph(graph: torch.fx.Graph) -> str:
     return "\n".join(lines)
 
 
-def compile_timed(fn: Callable, *example: torch.Tensor, **options) -> tuple[Callable, float]:
-    """`torch.compile(fn)` and the CPU seconds of its first call on `example`, compiler processes included.
+def compile_timed(fn: Callable, *example: torch.Tensor,
+                  **options) -> tuple[Callable | None, float, str]:
+    """`torch.compile(fn)`, the CPU seconds of its first call on `example` (compiler processes included),
+    and ""; or (None, seconds, why) where this machine cannot compile (no C++ compiler, no backend).
 
     Inductor compiles in this process (one compile thread) so that the C++ compiler's time is counted; a
     second run of the notebook is faster where the compiled kernels are still in inductor's cache.
     """
+    import torch._dynamo
     import torch._inductor.config as inductor_config
 
     inductor_config.compile_threads = 1
     compiled = torch.compile(fn, **options)
     start = perf.cpu_seconds_with_children()
-    compiled(*example)
-    return compiled, perf.cpu_seconds_with_children() - start
+    try:
+        compiled(*example)
+    except Exception as err:  # BackendCompilerFailed, InductorError, a missing compiler: say which
+        torch._dynamo.reset()  # forget the failed attempt, so that eager calls stay eager
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        return None, perf.cpu_seconds_with_children() - start, f"{type(err).__name__}: {first_line}"
+    return compiled, perf.cpu_seconds_with_children() - start, ""
 
 
 def profile_steps(step: Callable[[], object], steps: int = 3, warmup: int = 1):
