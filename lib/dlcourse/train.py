@@ -97,15 +97,10 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
         History of per-epoch metrics. On KeyboardInterrupt it returns the history so far and keeps the
         weights of the best epoch; a non-finite loss raises NonFiniteLossError naming epoch and step.
 
-    Under torchrun (after `dlcourse.distributed.init()`, one process per GPU or CPU worker), fit trains
-    data-parallel: the model is wrapped in DistributedDataParallel (rank 0's weights are copied to every
-    rank, and each backward pass averages the gradients over the ranks, so all replicas take the same
-    step); `train_data` should be sharded (`distributed.shard(loader)`: the global batch is world_size x
-    batch_size, and lr belongs to that global batch); the epoch's loss and accuracy sums are all-reduced,
-    so every rank's History holds the numbers of the whole epoch; only rank 0 shows progress. val_data
-    may be whole (every rank evaluates all of it) or sharded (its sums are all-reduced too). Callbacks run
-    on every rank; save files on rank 0 only (`distributed.save_checkpoint`). BatchNorm statistics stay
-    per rank (convert with nn.SyncBatchNorm for exact global-batch statistics).
+    Under torchrun (after `dlcourse.distributed.init()`) fit trains data-parallel (lesson 14): the model
+    runs in DistributedDataParallel, `train_data` should be `distributed.shard(loader)` (global batch =
+    world_size x batch_size; lr belongs to it), epoch sums are all-reduced and only rank 0 shows progress.
+    See `dlcourse.distributed` for checkpoints (rank 0) and BatchNorm (per rank).
     """
     if num_epochs < 1 or lr <= 0:
         raise ValueError(f"need num_epochs >= 1 and lr > 0, got num_epochs={num_epochs}, lr={lr}")
