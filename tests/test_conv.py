@@ -159,3 +159,16 @@ def test_conv2d_golden_value():
     assert y.shape == (1, 1, 3, 3)
     golden = torch.tensor([-2.928068, -0.648750, 3.909662])  # seeded values, computed once
     assert torch.allclose(y.flatten()[:3], golden, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(stride=1.5), "stride must be a whole number >= 1 or a pair of them, like 2 or \\(2, 1\\); got 1.5"),
+    (dict(stride=(1, 2.0)), "stride must be"), (dict(stride=0), "stride must be"),
+    (dict(padding=-1), "padding must be a whole number >= 0"), (dict(dilation=True), "dilation"),
+    (dict(stride=(1, 1, 1)), "stride must be"), (dict(padding="same"), "padding must be"),
+])
+def test_conv_arguments_must_be_whole_numbers(kwargs, match):
+    x, w = torch.randn(1, 1, 7, 7), torch.randn(1, 1, 3, 3)
+    for method in ("naive", "im2col", "torch"):
+        with pytest.raises(ValueError, match=match):
+            conv.conv2d(x, w, method=method, **kwargs)

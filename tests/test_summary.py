@@ -3,12 +3,14 @@
 import matplotlib
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision.models as tvm
+from rf_oracle import measured_receptive_field, model_in_channels
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from dlcourse.check import part3
-from dlcourse.models import classic, mini, resnet
+from dlcourse.models import classic, deep, mini, resnet
 from dlcourse.shapes import conv_output_size
 from dlcourse.summary import summary
 from dlcourse.viz import architectures as arch_viz
@@ -89,11 +91,30 @@ def test_torchvision_resnet50_is_v1_5():
     assert ours == theirs and round(ours / 1e9, 2) == 4.09  # stride in the 3x3 costs 0.23 G more
 
 
-def test_bad_input_size_says_what_to_pass():
-    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
-        summary(classic.lenet5(), (28, 28))
-    with pytest.raises(ValueError, match="positive"):
-        summary(classic.lenet5(), (1, 0, 28))
+@pytest.mark.parametrize("size", [(28, 28), (1, 0, 28), 28, (1, 28.5, 28), (1, "28", 28), None,
+                                  (1, 2, 3, 4, 5)])
+def test_bad_input_size_says_what_to_pass(size):
+    with pytest.raises(ValueError, match=r"input_size must be \(C, H, W\).*whole numbers >= 1"):
+        summary(classic.lenet5(), size)
+
+
+def test_bad_batch_size_and_numpy_sizes():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="batch_size must be a whole number"):
+        summary(classic.lenet5(), (1, 32, 32), batch_size=0)
+    info = summary(classic.lenet5(), tuple(np.array([1, 32, 32])), batch_size=3)
+    assert info.input_size == (3, 1, 32, 32) and info.layers[0].output_shape == (3, 6, 28, 28)
+
+
+def test_frozen_parameters_count_in_total_but_not_trainable():
+    model = classic.lenet5()
+    for p in [*model.conv1.parameters(), model.fc1.weight]:
+        p.requires_grad_(False)
+    info = summary(model, (1, 32, 32))
+    assert info.total_params == 61706 == sum(r.params for r in info.layers)
+    assert info.trainable_params == 61706 - 156 - 48000
+    assert "(trainable 13,550)" in str(info)
 
 
 def test_table_and_dicts():
@@ -108,39 +129,6 @@ def test_table_and_dicts():
 
 
 # ------------------------------------------------------------------------------- receptive fields
-def _max_to_avg(model: nn.Module) -> nn.Module:
-    """Max-pools route gradient to one pixel; average pools of the same geometry reach them all."""
-    for name, child in model.named_children():
-        if isinstance(child, nn.MaxPool2d):
-            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding,
-                                              ceil_mode=child.ceil_mode))
-        else:
-            _max_to_avg(child)
-    return model
-
-
-def measured_receptive_field(model: nn.Module, size: int) -> tuple[int, int]:
-    """Extent (rows, cols) of input pixels with non-zero gradient for the centre output position.
-
-    All channels are summed: after a concatenation (Inception, DenseNet) the channels differ
-    in receptive field, and the analytic value is the largest.
-    """
-    model = _max_to_avg(model).double().eval()
-    with torch.no_grad():  # all-positive weights and input: no ReLU is off, nothing cancels
-        for p in model.parameters():
-            p.abs_().add_(0.01)
-    X = torch.ones(1, model_in_channels(model), size, size, dtype=torch.double, requires_grad=True)
-    out = model(X)
-    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
-    rows = X.grad[0].abs().sum(0).sum(1).nonzero()
-    cols = X.grad[0].abs().sum(0).sum(0).nonzero()
-    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
-
-
-def model_in_channels(model: nn.Module) -> int:
-    return next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
-
-
 def trunk(name: str) -> nn.Module:
     """The convolutional part (up to the last spatial map) of each mini model, plus test stacks."""
     m = mini.MINI_MODELS[name]() if name in mini.MINI_MODELS else None
@@ -190,3 +178,88 @@ def test_summary_plots_return_axes():
     with pytest.raises(ValueError, match="kinds"):
         arch_viz.plot_layer_costs(info, kinds=("Conv3d",))
     plt.close("all")
+
+
+# ------------------------------------------------- pooling written as functions, adaptive, upsampling
+class Functional(nn.Module):
+    """Pooling called as functions, and adaptive pooling with even and uneven windows."""
+
+    def __init__(self, adaptive: nn.Module):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(3, 3, 3)
+        self.adaptive, self.conv3 = adaptive, nn.Conv2d(3, 2, 2)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 3, 2, padding=1)
+        x = F.avg_pool2d(self.conv2(x), 2)
+        x = F.lp_pool2d(x, 2, 2, stride=1)
+        return self.conv3(self.adaptive(x))
+
+
+@pytest.mark.parametrize("adaptive", [nn.AdaptiveAvgPool2d(5), nn.AdaptiveMaxPool2d((5, 5)),
+                                      nn.AdaptiveAvgPool2d(7), nn.Identity()])
+def test_receptive_field_through_functional_and_adaptive_pooling(adaptive):
+    torch.manual_seed(0)
+    model = Functional(adaptive)
+    size = 44  # the adaptive pool sees 10x10: 5x5 windows are even, 7x7 ones uneven
+    info = summary(model, (1, size, size))
+    rf = info.output_rf
+    assert measured_receptive_field(model, size, window=2) == rf
+    assert info.row("adaptive").rf is not None
+
+
+def test_global_pooling_sees_the_whole_input():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    info = summary(model, (1, 9, 9))
+    assert info.row("0").rf == (3, 3) and info.row("1").rf is None and info.output_rf is None
+
+
+class UpDown(nn.Module):
+    """A tiny U-Net: two poolings down, a transposed conv and an interpolation up, a skip concat."""
+
+    def __init__(self, up: str, k: int = 2):
+        super().__init__()
+        self.enc1, self.enc2 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 8, 3, padding=1)
+        self.mid = nn.Conv2d(8, 8, 3, padding=1)
+        p = (k - 1) // 2
+        self.up = (nn.ConvTranspose2d(8, 8, k, stride=2, padding=p, output_padding=2 - k + 2 * p)
+                   if up == "transpose" else nn.Upsample(scale_factor=2, mode=up))
+        self.dec = nn.Conv2d(12, 4, 3, padding=1)
+
+    def forward(self, x):
+        a = torch.relu(self.enc1(x))  # (B, 4, H, W)
+        b = torch.relu(self.enc2(F.max_pool2d(a, 2)))  # (B, 8, H/2, W/2)
+        c = torch.relu(self.mid(F.max_pool2d(b, 2)))  # (B, 8, H/4, W/4)
+        u = F.interpolate(self.up(c), scale_factor=2, mode="nearest")  # (B, 8, H, W)
+        return self.dec(torch.cat([a, u], 1))
+
+
+@pytest.mark.parametrize("up, k", [("transpose", 2), ("transpose", 3), ("transpose", 4),
+                                   ("nearest", 0), ("bilinear", 0), ("bicubic", 0)])
+def test_receptive_field_through_upsampling_matches_gradients(up, k):
+    torch.manual_seed(0)
+    model = UpDown(up, k)
+    info = summary(model, (1, 32, 32))
+    assert info.row("up").jump == (2, 2) and info.row("dec").jump == (1, 1)
+    assert info.row("mid").jump == (4, 4)
+    assert measured_receptive_field(model, 64, window=2) == info.output_rf
+
+
+def test_upsampling_beyond_the_input_gives_fractional_jumps():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.ConvTranspose2d(1, 2, 3, stride=2), nn.Conv2d(2, 2, 3),
+                          nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 4), nn.Conv2d(2, 2, 3, stride=2),
+                          nn.MaxPool2d(2), nn.Conv2d(2, 2, 2))
+    info = summary(model, (1, 16, 16))
+    assert [r.jump[0] for r in info.layers] == [0.5, 0.5, 0.25, 0.25, 0.5, 1, 1]
+    assert [r.rf[0] for r in info.layers] == [2, 3, 3, 4, 4, 4, 5]
+    assert measured_receptive_field(model, 24, window=3) == info.output_rf
+    assert "0.5" in info.table()
+
+
+def test_tiny_unet_and_hourglass_of_the_course():
+    torch.manual_seed(0)
+    for model, size in ((deep.tiny_unet(width=2, levels=2), 32), (deep.Hourglass(2, 4), 32)):
+        info = summary(model, (model_in_channels(model), size, size))
+        assert info.output_jump == (1, 1)
+        assert measured_receptive_field(model, 2 * max(info.output_rf) + 8, window=2) == info.output_rf
