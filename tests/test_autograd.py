@@ -111,6 +111,14 @@ def test_powers_at_zero_match_torch(exponent):
     assert y.data == (t**exponent).item() and x.grad == t.grad.item()  # 0**0 -> 0, **0.5 -> inf
 
 
+def test_relu_slope_at_zero_is_zero_like_torch():
+    x = Value(0.0)
+    x.relu().backward()
+    t = torch.tensor(0.0, requires_grad=True)
+    torch.relu(t).backward()
+    assert x.grad == t.grad.item() == 0.0
+
+
 def test_division_by_zero_and_undefined_powers_say_so():
     with pytest.raises(ZeroDivisionError, match="division by zero: 1 / 0 .*epsilon"):
         Value(1.0) / Value(0.0)

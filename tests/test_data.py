@@ -350,3 +350,77 @@ def test_normalize_and_stratified_indices_against_direct_counts():
     assert not torch.equal(idx, data.stratified_indices(y, 20, seed=4))
     odd = data.stratified_indices(torch.tensor([0] * 5 + [1] * 3), 3)
     assert len(odd) == 3  # the remainder goes to the largest class
+
+
+def test_idx_files_that_are_not_what_they_claim(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    good = idx_bytes(torch.zeros(3, 4, 4, dtype=torch.uint8))
+    path.write_bytes(gzip.compress(good[:-5]))  # the header promises 48 values
+    with pytest.raises(data.DataError, match="is truncated: header says \\[3, 4, 4\\], found 43"):
+        data._read_idx(path, None)
+    path.write_bytes(gzip.compress(good[:2] + b"\x0d" + good[3:]))  # float data, not uint8
+    with pytest.raises(data.DataError, match="not an IDX file of uint8 data"):
+        data._read_idx(path, None)
+
+
+def test_images_and_labels_must_agree_in_number(fake_full):
+    write_idx(fake_full / "t10k-labels-idx1-ubyte.gz", torch.zeros(29, dtype=torch.uint8))
+    data.FULL_SHA256["t10k-labels-idx1-ubyte"] = hashlib.sha256(
+        idx_bytes(torch.zeros(29, dtype=torch.uint8))).hexdigest()
+    with pytest.raises(data.DataError, match="has 30 images but t10k-labels-idx1-ubyte.gz has 29 labels"):
+        data.load_fashion_mnist("test", root=fake_full)
+
+
+def test_subset_and_normalized_slices():
+    ds = small_set(50)
+    assert len(ds.subset(50)) == 50 and len(ds.subset(1)) == 1
+    with pytest.raises(ValueError, match="subset size must be in 1..50"):
+        ds.subset(0)
+    torch.testing.assert_close(ds.normalized(slice(3, 5)), data.normalize(ds.X[3:5]))
+    assert ds.normalized(torch.tensor([7])).shape == (1, 1, 28, 28)
+
+
+def test_translation_reaches_every_shift_in_both_directions():
+    centre = torch.zeros(64, 1, 9, 9, dtype=torch.uint8)
+    centre[:, :, 4, 4] = 255
+    ds = data.ImageSet(centre, torch.zeros(64), mean=0.0, std=1.0)
+    loader = data.TensorLoader(ds, batch_size=64, shuffle=False, augment="flip_translate", device="cpu")
+    Xb, _ = next(iter(loader))
+    rows, cols = torch.nonzero(Xb[:, 0], as_tuple=True)[1:]
+    assert sorted(set((rows - 4).tolist())) == [-2, -1, 0, 1, 2] == sorted(set((cols - 4).tolist()))
+
+
+def test_dataloader_lengths_and_last_batch():
+    ds = small_set(50)
+    assert [len(y) for _, y in data.make_dataloader(ds, 16, shuffle=False)] == [16, 16, 16, 2]
+    assert len(data.make_dataloader(ds, 16, drop_last=True)) == 3
+    assert len(data.TensorLoader(ds, 16, drop_last=False, device="cpu")) == 4
+    first = next(iter(data.make_dataloader(ds, 50, shuffle=False)))[1]
+    assert torch.equal(first, ds.y)
+
+
+def test_class_split_keeps_and_relabels():
+    ds = small_set(40)
+    part = data.class_split(ds, [3, 1])
+    assert torch.equal(part.y, (ds.y[(ds.y == 3) | (ds.y == 1)] == 1).long())  # 3 -> 0, 1 -> 1
+    assert part.classes == (ds.classes[3], ds.classes[1]) and len(part) == 8
+
+
+def test_every_augmented_image_is_a_flipped_and_shifted_copy():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(1, 256, (16, 1, 7, 9), dtype=torch.uint8, generator=g)  # no symmetry to hide in
+    ds = data.ImageSet(X, torch.zeros(16), mean=0.0, std=1.0)
+    loader = data.TensorLoader(ds, batch_size=16, shuffle=False, augment="flip_translate", device="cpu")
+    Xb, _ = next(iter(loader))
+    images = ds.normalized()
+    fill = float(Xb.min())
+    for out, image in zip(Xb, images):
+        padded = [torch.nn.functional.pad(im, (2, 2, 2, 2), value=fill) for im in (image, image.flip(-1))]
+        candidates = [p[:, dy:dy + 7, dx:dx + 9] for p in padded for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out, c) for c in candidates)
+
+
+def test_a_file_without_a_recorded_checksum_is_refused(fake_full, monkeypatch):
+    monkeypatch.delitem(data.FULL_SHA256, "t10k-labels-idx1-ubyte")
+    with pytest.raises(data.DataError, match="no recorded SHA-256 for t10k-labels-idx1-ubyte.gz"):
+        data.load_fashion_mnist("test", root=fake_full)

@@ -4,6 +4,7 @@ clear errors for missing, corrupt, unreadable or mismatched checkpoints, no stra
 import builtins
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,6 +36,16 @@ def test_round_trip_writes_a_sidecar_checksum(tmp_path):
     assert train.load_checkpoint(path, other, sha256=digest) == {"epoch": 3, "note": "test"}
     for a, b in zip(model.state_dict().values(), other.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_metadata_is_stored_as_plain_types(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "m.pt"
+    train.save_checkpoint(path, MLP(2, [3], 2), version=torch.__version__, acc=np.float32(0.5), n=3)
+    meta = train.load_checkpoint(path)  # weights_only loading would refuse a str subclass
+    assert meta == {"version": str(torch.__version__), "acc": "0.5", "n": 3}
+    assert type(meta["version"]) is str
 
 
 def test_sha256_file_matches_hashlib(tmp_path):
@@ -126,7 +137,11 @@ def test_interrupted_save_leaves_old_checkpoint_intact_and_no_temporary_file(tmp
     train.save_checkpoint(path, MLP(2, [3], 2))
     before = path.read_bytes(), serialize.checksum_path(path).read_bytes()
 
-    def crash(*args, **kwargs):
+    def crash(obj, f, *args, **kwargs):  # Ctrl-C half-way through writing
+        if isinstance(f, (str, os.PathLike)):
+            Path(f).write_bytes(b"half a checkpoint")
+        else:
+            f.write(b"half a checkpoint")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, "save", crash)

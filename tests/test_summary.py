@@ -54,6 +54,7 @@ def test_in_place_and_shared_modules():
     model = nn.Sequential(lin, relu, lin, nn.ReLU())  # lin called twice
     info = summary(model, (1, 1, 8))
     assert [r.params for r in info.layers] == [72, 0, 0, 0]  # shared weights counted once
+    assert info.row("0").params == 72 and info.row("0") is info.layers[0]  # the first call
     assert [r.memory for r in info.layers] == [32, 0, 32, 32]  # in-place ReLU allocates nothing
     assert info.total_macs == 2 * 64
 
@@ -192,19 +193,19 @@ class Functional(nn.Module):
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 3, 2, padding=1)
         x = F.avg_pool2d(self.conv2(x), 2)
-        x = F.lp_pool2d(x, 2, 2, stride=1)
+        x = F.lp_pool2d(x, 2, 3, stride=1)  # norm 2, a 3x3 window
         return self.conv3(self.adaptive(x))
 
 
-@pytest.mark.parametrize("adaptive", [nn.AdaptiveAvgPool2d(5), nn.AdaptiveMaxPool2d((5, 5)),
-                                      nn.AdaptiveAvgPool2d(7), nn.Identity()])
+@pytest.mark.parametrize("adaptive", [nn.AdaptiveAvgPool2d(10), nn.AdaptiveMaxPool2d((5, 5)),
+                                      nn.AdaptiveAvgPool2d(14), nn.Identity()])
 def test_receptive_field_through_functional_and_adaptive_pooling(adaptive):
     torch.manual_seed(0)
     model = Functional(adaptive)
-    size = 44  # the adaptive pool sees 10x10: 5x5 windows are even, 7x7 ones uneven
+    size = 92  # the adaptive pool sees 20x20: 10 and 5 outputs pool evenly, 14 unevenly
     info = summary(model, (1, size, size))
     rf = info.output_rf
-    assert measured_receptive_field(model, size, window=2) == rf
+    assert measured_receptive_field(model, size, window=3) == rf
     assert info.row("adaptive").rf is not None
 
 
@@ -222,8 +223,12 @@ class UpDown(nn.Module):
         self.enc1, self.enc2 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 8, 3, padding=1)
         self.mid = nn.Conv2d(8, 8, 3, padding=1)
         p = (k - 1) // 2
-        self.up = (nn.ConvTranspose2d(8, 8, k, stride=2, padding=p, output_padding=2 - k + 2 * p)
-                   if up == "transpose" else nn.Upsample(scale_factor=2, mode=up))
+        if up == "transpose":
+            self.up = nn.ConvTranspose2d(8, 8, k, stride=2, padding=p, output_padding=2 - k + 2 * p)
+        elif up == "corners":
+            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        else:
+            self.up = nn.Upsample(scale_factor=2, mode=up)
         self.dec = nn.Conv2d(12, 4, 3, padding=1)
 
     def forward(self, x):
@@ -235,14 +240,38 @@ class UpDown(nn.Module):
 
 
 @pytest.mark.parametrize("up, k", [("transpose", 2), ("transpose", 3), ("transpose", 4),
-                                   ("nearest", 0), ("bilinear", 0), ("bicubic", 0)])
+                                   ("nearest", 0), ("bilinear", 0), ("bicubic", 0), ("corners", 0)])
 def test_receptive_field_through_upsampling_matches_gradients(up, k):
     torch.manual_seed(0)
     model = UpDown(up, k)
-    info = summary(model, (1, 32, 32))
-    assert info.row("up").jump == (2, 2) and info.row("dec").jump == (1, 1)
+    info = summary(model, (1, 64, 64))
     assert info.row("mid").jump == (4, 4)
+    if up == "corners":  # align_corners=True stretches 16 units over 32: (16 - 1) / (32 - 1) each
+        assert info.row("up").jump == (4 * 15 / 31,) * 2
+    else:
+        assert info.row("up").jump == (2, 2) and info.row("dec").jump == (1, 1)
     assert measured_receptive_field(model, 64, window=2) == info.output_rf
+
+
+@pytest.mark.parametrize("k, p", [(3, 1), (4, 1), (5, 2), (2, 0), (3, 0)])
+def test_transposed_conv_phase_against_a_skip(k, p):
+    """Down by 2, up again with a transposed conv, plus the input: the union depends on where the
+    transposed conv puts its outputs (its padding), not only on how many it covers."""
+
+    class Skip(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.Conv2d(1, 2, 3, stride=2, padding=1)
+            self.up = nn.ConvTranspose2d(2, 1, k, stride=2, padding=p, output_padding=(2 - k + 2 * p) % 2)
+
+        def forward(self, x):
+            up = self.up(self.down(x))
+            return up[..., : x.shape[-2], : x.shape[-1]] + x[..., : up.shape[-2], : up.shape[-1]]
+
+    torch.manual_seed(0)
+    info = summary(Skip(), (1, 24, 24))
+    assert info.output_jump == (1, 1)
+    assert measured_receptive_field(Skip(), 24, window=2) == info.output_rf
 
 
 def test_upsampling_beyond_the_input_gives_fractional_jumps():
@@ -263,3 +292,88 @@ def test_tiny_unet_and_hourglass_of_the_course():
         info = summary(model, (model_in_channels(model), size, size))
         assert info.output_jump == (1, 1)
         assert measured_receptive_field(model, 2 * max(info.output_rf) + 8, window=2) == info.output_rf
+
+
+class Crops(nn.Module):
+    """Branches whose outputs line up only through their offsets: a crop, a pad, 'same' padding,
+    pixel (un)shuffling, reductions over channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.valid, self.same = nn.Conv2d(1, 2, 5), nn.Conv2d(1, 3, 4, padding="same")
+        self.down, self.up = nn.Conv2d(12, 4, 3, padding=1), nn.Conv2d(2, 4, 3, padding=1)
+
+    def forward(self, x):
+        a = torch.cat([x[..., 2:-2, 2:-2], self.valid(x)], 1)  # crop: U-Net's skip
+        b = F.pad(a, (1, 3, 3, 1)) + self.same(x)  # back to full size, shifted unevenly
+        c = F.pixel_unshuffle(b, 2)  # (B, 12, H/2, W/2)
+        d = F.pixel_shuffle(self.down(c), 2)  # (B, 1, H, W)
+        return self.up(torch.cat([d, b.mean(1, keepdim=True)], 1))
+
+
+def test_picking_channels_back_out_keeps_the_union_an_upper_bound():
+    """A tensor's field is that of all its channels: x[:, 4:] of a pixel_unshuffle keeps it."""
+
+    class Pick(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 5, padding=2)
+
+        def forward(self, x):
+            both = F.pixel_unshuffle(torch.cat([self.conv(x), x], 1), 2)  # 4 channels of each
+            return F.pixel_shuffle(both[:, 4:], 2)  # x again, pixel for pixel
+
+    torch.manual_seed(0)
+    info = summary(Pick(), (1, 16, 16))
+    assert info.output_rf == (6, 6) and measured_receptive_field(Pick(), 16, window=2) == (1, 1)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_receptive_field_through_crops_pads_and_pixel_shuffles_matches_gradients():
+    torch.manual_seed(0)
+    model = Crops()
+    info = summary(model, (1, 32, 32))
+    assert info.row("down").jump == (2, 2) and info.output_jump == (1, 1)
+    assert measured_receptive_field(model, 48, window=2) == info.output_rf
+
+
+def test_reductions_over_space_see_everything_and_over_channels_nothing_more():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3))
+    x = torch.zeros(1, 1, 8, 8)
+    for reduce, rf in ((lambda t: t.mean(1), (3, 3)), (lambda t: t.amax(dim=(2, 3)), None),
+                       (lambda t: t.sum(), None), (lambda t: t.softmax(1), (3, 3)),
+                       (lambda t: torch.max(t, t * 2), (3, 3))):
+        class Head(nn.Module):
+            def forward(self, t, reduce=reduce):
+                return reduce(model(t))
+
+        info = summary(Head(), tuple(x.shape[1:]))
+        assert info.output_rf == rf
+
+
+def test_dilated_max_pooling_and_its_jump():
+    info = summary(nn.Sequential(nn.MaxPool2d(3, 2, dilation=2), nn.Conv2d(1, 1, 2)), (1, 20, 20))
+    assert [r.rf for r in info.layers] == [(5, 5), (7, 7)] and info.layers[1].jump == (2, 2)
+
+
+def test_table_columns_and_totals_for_a_known_model():
+    info = summary(nn.Sequential(nn.Conv2d(1, 2, (3, 1)), nn.Conv2d(2, 2, 2, stride=2)), (1, 9, 9))
+    head, _, first, second, _, total = str(info).splitlines()
+    assert first.split() == ["0", "Conv2d", "2x7x9", "8", "378", "504", "B", "3x1", "1"]
+    assert second.split() == ["1", "Conv2d", "2x3x4", "18", "192", "96", "B", "4x2", "2"]
+    assert total == ("total params 26 (trainable 26), mult-adds 570 (0.00 G), activations 924 B "
+                     "(input 324 B)")
+    assert info.row("1").macs == 192 and info.to_dicts()[1]["rf"] == (4, 2)
+    assert str(info) == repr(info)
+    wide = summary(nn.Conv2d(1, 300, 1), (1, 32, 32))
+    assert wide.total_memory == 4 * 32 * 32 * 301 and "1.2 MiB (input 4.0 KiB)" in wide.table()
+
+
+def test_summary_runs_in_eval_mode_and_leaves_the_model_as_it_was():
+    with torch.device("meta"):
+        model = classic.googlenet()
+    model.train()
+    info = summary(model, (3, 224, 224))
+    assert not any(r.name.startswith("aux") for r in info.layers)  # eval mode skips the aux heads
+    assert model.training
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())

@@ -1,6 +1,8 @@
 """dlcourse.train: the loop against oracles (evaluate, hand-computed steps), its robustness, bad
 arguments, interrupts, predict and the lr range test (CPU). Callbacks: test_callbacks.py."""
 
+import copy
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -166,14 +168,48 @@ def test_evaluate_runs_dropout_and_batchnorm_in_eval_mode():
     assert model.training
 
 
-def test_fit_validates_in_eval_mode_like_evaluate():
+def test_fit_trains_in_train_mode_and_validates_in_eval_mode():
     config.set_seed(0)
     X, y = blobs_loader()
-    model = Noisy()
+    model = Noisy().eval()  # handed over in eval mode: fit must switch to train mode itself
+    stats = model.net[1].running_mean.clone()
     history = train.fit(model, (X, y), (X[:100], y[:100]), num_epochs=2, lr=0.05, progress=False)
+    assert not torch.equal(model.net[1].running_mean, stats)  # BatchNorm saw training batches
     assert (history.val_loss[-1], history.val_acc[-1]) == pytest.approx(
         train.evaluate(model, (X[:100], y[:100])), rel=1e-6)
     assert model.training  # fit leaves the model ready to train on
+
+
+@pytest.mark.parametrize("schedule", [None, "onecycle", "cosine"])
+def test_fit_equals_a_plain_torch_loop(schedule):
+    """Oracle: the same steps written out with torch.optim (zero_grad, backward, clip, step, schedule)."""
+    X, y = blobs_loader()
+    batches = [(X[:160], y[:160]), (X[160:320], y[160:320]), (X[320:], y[320:])]
+    config.set_seed(0)
+    model = MLP(2, [8], 3)
+    reference = copy.deepcopy(model)
+    hist = train.fit(model, batches, num_epochs=3, lr=0.2, schedule=schedule, grad_clip=2.0,
+                     weight_decay=1e-3, label_smoothing=0.1, progress=False)
+    opt = torch.optim.SGD(reference.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    sched = train.make_schedule(opt, schedule, 0.2, 9)
+    lrs, losses = [], []
+    for _ in range(3):
+        total = 0.0
+        for Xb, yb in batches:
+            loss = nn.functional.cross_entropy(reference(Xb), yb, label_smoothing=0.1)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(reference.parameters(), 2.0)
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total += loss.item() * len(yb)
+        losses.append(total / len(X))
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert hist.train_loss == pytest.approx(losses, rel=1e-5)
+    assert hist.lr == pytest.approx(lrs[2::3], rel=1e-6)  # the lr of each epoch's last step
 
 
 def test_one_sgd_step_and_gradient_clipping_against_a_hand_computed_update():
@@ -191,6 +227,14 @@ def test_one_sgd_step_and_gradient_clipping_against_a_hand_computed_update():
         train.fit(model, (X, y), num_epochs=1, lr=0.1, schedule=None, grad_clip=clip, progress=False)
         for p, w, gi in zip(model.parameters(), w0, g):
             torch.testing.assert_close(p.detach(), w - 0.1 * 1.9 * scale * gi, rtol=1e-5, atol=1e-7)
+
+
+def test_count_correct_for_class_scores_and_single_logits():
+    scores = torch.tensor([[0.1, 0.9], [2.0, -1.0], [0.3, 0.2]])
+    assert evaluation.count_correct(scores, torch.tensor([1, 1, 0])).item() == 2
+    logits = torch.tensor([-1.0, 0.2, 3.0, -0.1])
+    assert evaluation.count_correct(logits, torch.tensor([0.0, 1.0, 0.0, 1.0])).item() == 2
+    assert evaluation.count_correct(logits[:, None], torch.tensor([0, 1, 1, 0])).item() == 4
 
 
 @pytest.mark.parametrize("name, kind", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
@@ -297,6 +341,8 @@ def test_empty_data_and_labels_outside_the_classes_are_named():
         train.fit(model, loader, num_epochs=1, lr=0.1, progress=False)
     with pytest.raises(ValueError, match="labels must be class indices 0..2"):
         train.evaluate(model, (X, bad))
+    with pytest.raises(ValueError, match=r"values \[3\].*num_classes=4"):  # one past the last class
+        train.fit(model, (X, torch.where(y == 2, 3, y)), num_epochs=1, lr=0.1, progress=False)
 
 
 def test_all_labels_ignored_is_not_blamed_on_the_learning_rate():
@@ -445,6 +491,18 @@ def test_lr_find_smoothed_loss_is_the_bias_corrected_running_mean():
     X, y = blobs_loader()
     result = train.lr_find(model, (X, y), num_steps=10, loss_fn=loss_fn)
     assert result.losses == pytest.approx([1.5] * len(result.losses))
+
+
+def test_lr_find_stops_once_the_smoothed_loss_passes_four_times_its_minimum():
+    calls = []
+
+    def loss_fn(y_hat, y):  # 1.0 for five steps, then a blow-up
+        calls.append(1)
+        return (y_hat * 0).sum() + (1.0 if len(calls) <= 5 else 30.0)  # 4x is passed, 40x never
+
+    X, y = blobs_loader()
+    result = train.lr_find(nn.Linear(2, 3), (X, y), num_steps=50, loss_fn=loss_fn)
+    assert len(calls) == 6 and len(result.losses) == 5
 
 
 # ---------------------------------------------------------------------------------------- history

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset, SequentialSampler
 
+from dlcourse.config import resolve_device
+
 
 def as_batches(data, name: str = "data"):
     """A loader as is; a tuple `(X, y)` of tensors as a list of one full batch (for toy problems)."""
@@ -78,7 +80,7 @@ def forward_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: nn
 def evaluate(model: nn.Module, data, loss_fn: nn.Module | None = None,
              device: torch.device | str | None = None, amp: bool = False) -> tuple[float, float]:
     """Mean loss and accuracy of `model` on `data` (loader or `(X, y)`), in eval mode, no gradients."""
-    device = torch.device(device) if device is not None else model_device(model)
+    device = resolve_device(device) if device is not None else model_device(model)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     was_training = model.training
     model.eval()  # dropout off, BatchNorm uses its running statistics

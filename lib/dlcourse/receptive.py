@@ -7,6 +7,8 @@ beyond the borders (the field is not clipped by the image, as if the input were 
 receptive field is the widest hi - lo + 1; the jump Q / P is the distance in input pixels between
 neighbouring units (below 1 after upsampling). Each op maps the spans of its inputs to its output's:
 a window op takes the union over its taps, an addition or concatenation the union over its inputs.
+A tensor's field is that of all its channels together, so an op that picks channels back out
+(`x[:, :4]`, `pixel_shuffle` after `pixel_unshuffle`) keeps that union: an upper bound there.
 """
 
 from __future__ import annotations
@@ -105,14 +107,21 @@ def interpolate(span: Span, size_in: int, size_out: int, mode: str, align_corner
     return resample(span, ratio, taps)
 
 
-def union(spans: list[Span]) -> Span:
-    """The span of a tensor made from several (an addition, a concatenation): the union per unit."""
+def union(spans: list[Span], size: int | None = None) -> Span:
+    """The span of a tensor made from several (an addition, a concatenation): the union per unit.
+
+    Inputs on different grids (an `align_corners=True` upsampling beside a skip) share no period;
+    then the union is taken over the `size` positions of the actual map, treated as one period.
+    """
     if len(spans) == 1:
         return spans[0]
-    if len({s.jump for s in spans}) > 1:
+    if len({s.jump for s in spans}) == 1:
+        period = lcm(*(s.period for s in spans))
+        shift = int(spans[0].jump * period)
+    elif size:
+        period, shift = size, round(max(s.jump for s in spans) * size)
+    else:
         raise ValueError("inputs on different grids")
-    period = lcm(*(s.period for s in spans))
-    shift = int(spans[0].jump * period)
     lo, hi = [], []
     for o in range(period):
         seen = [s for s in (span.at(o) for span in spans) if s is not None]
@@ -155,13 +164,16 @@ class ReceptiveFieldMode(TorchFunctionMode):
         out = func(*args, **kwargs)
         flat = [a for a in args if not isinstance(a, (list, tuple))]
         flat += [t for a in args if isinstance(a, (list, tuple)) for t in a] + list(kwargs.values())
-        tags = [tag for tag in (self.lookup(t, _MISSING) for t in flat) if tag is not _MISSING]
-        if not tags:
+        tagged = [(t, self.lookup(t, _MISSING)) for t in flat]
+        tagged = [(t, tag) for t, tag in tagged if tag is not _MISSING]
+        if not tagged:
             return out
-        spans = None
+        tags, spans = [tag for _, tag in tagged], None
         if all(tag is not None for tag in tags):
             try:
-                joined = (union([t[0] for t in tags]), union([t[1] for t in tags]))
+                x = tagged[0][0]
+                sizes = (x.shape[-2], x.shape[-1]) if x.ndim >= 3 else (None, None)
+                joined = tuple(union([t[i] for t in tags], sizes[i]) for i in range(2))
                 first = out[0] if isinstance(out, (tuple, list)) else out
                 spans = update(getattr(func, "__name__", ""), args, kwargs, joined, first)
             except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError):
