@@ -209,10 +209,11 @@ def test_receptive_field_through_functional_and_adaptive_pooling(adaptive):
     assert info.row("adaptive").rf is not None
 
 
-def test_global_pooling_sees_the_whole_input():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+def test_global_pooling_spans_the_whole_map_and_a_linear_layer_everything():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 2))
     info = summary(model, (1, 9, 9))
-    assert info.row("0").rf == (3, 3) and info.row("1").rf is None and info.output_rf is None
+    assert info.row("0").rf == (3, 3) and info.row("1").rf == (9, 9) == info.row("2").rf
+    assert info.row("1").jump == (7, 7) and info.row("3").rf is None and info.output_rf is None
 
 
 class UpDown(nn.Module):

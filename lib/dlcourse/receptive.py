@@ -141,8 +141,9 @@ _REDUCE = {"mean", "sum", "amax", "amin", "max", "min", "softmax", "log_softmax"
 class ReceptiveFieldMode(TorchFunctionMode):
     """Tags every tensor made during a forward pass with its (height, width) spans.
 
-    Tag the input with `(PIXELS, PIXELS)`; weights and constants stay untagged. Ops that mix the
-    whole map (linear layers, global pooling, means) give None, "the whole input"; an op without a
+    Tag the input with `(PIXELS, PIXELS)`; weights and constants stay untagged. Ops that mix every
+    position (linear layers, means over space) give None, "the whole input"; (global) adaptive
+    pooling gives the hull of the units it averages; an op without a
     rule keeps the union of its inputs' spans (activations, normalization, additions, concatenation).
     """
 
@@ -223,9 +224,7 @@ def update(name: str, args: tuple, kwargs: dict, spans: tuple[Span, Span], out) 
     x = args[0]
     if "adaptive" in name or name == "interpolate":
         sizes = [(x.shape[-2 + i], out.shape[-2 + i]) for i in range(2)]
-        if "adaptive" in name:
-            if any(n_out == 1 < n_in for n_in, n_out in sizes):
-                return None  # global pooling: every unit sees the whole input
+        if "adaptive" in name:  # global pooling too: its unit sees the hull of the whole map
             mode, corners = "area", False
         else:
             mode = _arg(args, kwargs, 3, "mode", "nearest")

@@ -146,8 +146,8 @@ def receptive_field(layers: nn.Module | Sequence,
             output size.
     Recurrence: size += (D*(F-1)) * jump; jump *= S. Three 3x3 convs at stride 1 see 7x7. In a traced
     module each row is the field of that layer's output, through every path that feeds it; a last row
-    "output" gives the module's output (after additions and concatenations). Layers that see the
-    whole input (global pooling) have no row.
+    "output" gives the module's output (after additions and concatenations) unless it sees the whole
+    input (after a linear layer). Only conv and pooling layers with a kernel get rows.
     """
     if isinstance(layers, nn.Module) and not _is_chain(layers):
         if input_size is None:
