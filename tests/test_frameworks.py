@@ -1,4 +1,4 @@
-"""dlcourse.frameworks, dlcourse.perf and dlcourse.viz.frameworks (lesson 14) against torch and direct counts."""
+"""dlcourse.frameworks, perf and viz.frameworks (lesson 14) against torch and direct counts."""
 
 import json
 

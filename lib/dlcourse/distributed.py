@@ -178,7 +178,7 @@ def shard(data, rank_: int | None = None, world_size_: int | None = None, seed: 
     w = world_size() if world_size_ is None else world_size_
     if not 0 <= r < w:
         raise ValueError(f"rank must be in 0..{w - 1} for world_size {w}, got {r}")
-    from dlcourse.data import TensorLoader  # data imports nothing from here: no cycle
+    from dlcourse.loaders import TensorLoader  # loaders imports nothing from here: no cycle
 
     if isinstance(data, TensorLoader):
         return dataclasses.replace(data, rank=r, world_size=w)
