@@ -80,8 +80,8 @@ def compile_timed(fn: Callable, *example: torch.Tensor,
         compiled(*example)
     except Exception as err:  # BackendCompilerFailed, InductorError, a missing compiler: say which
         torch._dynamo.reset()  # forget the failed attempt, so that eager calls stay eager
-        first_line = (str(err).strip().splitlines() or [""])[0][:200]
-        return None, perf.cpu_seconds_with_children() - start, f"{type(err).__name__}: {first_line}"
+        message = " ".join(str(err).split())[:240]  # dynamo's messages span lines: the cause is on the 2nd
+        return None, perf.cpu_seconds_with_children() - start, f"{type(err).__name__}: {message}"
     return compiled, perf.cpu_seconds_with_children() - start, ""
 
 
