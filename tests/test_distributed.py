@@ -206,3 +206,18 @@ def test_timeout_must_be_positive_seconds(monkeypatch, raw):
     monkeypatch.setenv("DLCOURSE_DDP_TIMEOUT", raw)
     with pytest.raises(ValueError, match="DLCOURSE_DDP_TIMEOUT"):
         distributed.timeout_seconds()
+
+
+def test_an_interrupted_run_saves_nothing_and_exits_non_zero(monkeypatch, tmp_path, capsys):
+    from dlcourse import train_ddp
+    from dlcourse.history import History
+
+    for name in distributed.TORCHRUN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    stopped = History()
+    stopped.interrupted = True
+    monkeypatch.setattr(train, "fit", lambda *args, **kwargs: stopped)
+    out = tmp_path / "model.pt"
+    code = train_ddp.main(["--fast", "--train-size", "256", "--epochs", "1", "--out", str(out)])
+    assert code == 130 and not out.exists() and not out.with_suffix(".json").exists()
+    assert "no checkpoint written" in capsys.readouterr().out

@@ -72,8 +72,9 @@ def build_model(name: str) -> nn.Module:
     return model
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Train on this rank's shard; rank 0 saves the checkpoint and the summary. Returns the summary."""
+def run(args: argparse.Namespace) -> dict | None:
+    """Train on this rank's shard; rank 0 saves the checkpoint and the summary. Returns the summary, or
+    None when the run was interrupted (Ctrl-C): then nothing is saved."""
     if args.threads:
         torch.set_num_threads(args.threads)
     config.RUN["fast"] = args.fast  # load_fashion_mnist follows it: the bundled subset in fast mode
@@ -99,6 +100,9 @@ def run(args: argparse.Namespace) -> dict:
                         weight_decay=5e-4, label_smoothing=0.1 if args.model == "fastnet" else 0.0,
                         device=device)
     seconds = time.perf_counter() - start
+    if history.interrupted:  # an unfinished run is not saved or reported as done
+        distributed.print0(f"interrupted after {len(history)} epoch(s): no checkpoint written")
+        return None
     test_acc = history.val_acc[-1]
     sha = distributed.save_checkpoint(args.out, model, model_name=args.model, world_size=world,
                                       global_batch=world * args.batch_size, epochs=args.epochs,
@@ -122,5 +126,5 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the options, join the process group (under torchrun), train, leave the group."""
     args = parse_args(argv)
     with distributed.process_group(args.backend):
-        run(args)
-    return 0
+        summary = run(args)
+    return 0 if summary is not None else 130  # 130: the shell's code for a run stopped by Ctrl-C
