@@ -20,7 +20,7 @@ def test_resnet_parameter_counts_equal_torchvision(depth):
         shapes = [(k, v.shape) for k, v in ours.state_dict().items()]
         assert shapes == [(k, v.shape) for k, v in theirs.state_dict().items()]
         assert count(ours) == count(theirs)
-        assert count(resnet.resnet(depth, stride_in_1x1=True)) == count(theirs)
+        assert count(resnet.resnet(depth, variant="v1")) == count(theirs)
 
 
 def test_resnet18_computes_the_same_function_as_torchvision():
@@ -66,6 +66,53 @@ def test_dense_block_grows_by_growth_rate():
     block = resnet.DenseBlock(num_layers=3, in_channels=16, growth_rate=8)
     out = block(torch.randn(2, 16, 7, 7))
     assert out.shape == (2, 16 + 3 * 8, 7, 7) and block.out_channels == 40
+
+
+@pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
+def test_resnet_v15_multiply_adds_equal_torchvision_published_ops(depth):
+    # oracle: the GFLOPS torchvision publishes with its ImageNet weights (multiply-adds, in G)
+    published = getattr(tvm, f"ResNet{depth}_Weights").IMAGENET1K_V1.meta["_ops"]
+    with torch.device("meta"):
+        ours = summary(resnet.resnet(depth), (3, 224, 224)).total_macs
+        theirs = summary(getattr(tvm, f"resnet{depth}")(), (3, 224, 224)).total_macs
+    assert ours == theirs
+    assert round(ours / 1e9, 3) == published
+
+
+# He et al. 2015, Table 1 ("FLOPs", which are multiply-adds), and our exact v1 counts
+PAPER_GMACS = {18: (1.8, 1.814), 34: (3.6, 3.664), 50: (3.8, 3.858), 101: (7.6, 7.570),
+               152: (11.3, 11.282)}
+
+
+@pytest.mark.parametrize("depth", list(PAPER_GMACS))
+def test_resnet_v1_multiply_adds_match_the_paper(depth):
+    quoted, exact = PAPER_GMACS[depth]
+    with torch.device("meta"):
+        macs = summary(resnet.resnet(depth, variant="v1"), (3, 224, 224)).total_macs / 1e9
+        v15 = summary(resnet.resnet(depth), (3, 224, 224)).total_macs / 1e9
+    assert round(macs, 3) == exact
+    assert abs(macs - quoted) < 0.07  # the paper rounds some down: 3.66 -> 3.6, 3.86 -> 3.8
+    if depth >= 50:  # bottlenecks: v1.5 does the 3x3 of each subsampling block at full resolution
+        assert v15 - macs == pytest.approx(0.2312, abs=1e-4)
+    else:
+        assert v15 == macs
+
+
+def test_resnet_variants_place_the_stride():
+    v1, v15 = resnet.resnet50(variant="v1"), resnet.resnet50()
+    assert v1.variant == "v1" and v15.variant == "v1.5"
+    first = {name: (m.layer2[0].conv1.stride, m.layer2[0].conv2.stride) for name, m in
+             (("v1", v1), ("v1.5", v15))}
+    assert first == {"v1": ((2, 2), (1, 1)), "v1.5": ((1, 1), (2, 2))}
+    assert v1.layer2[1].conv1.stride == v15.layer2[1].conv1.stride == (1, 1)
+    assert count(v1) == count(v15)
+    X = torch.randn(1, 3, 64, 64)
+    assert v1.eval()(X).shape == v15.eval()(X).shape == (1, 1000)
+
+
+def test_resnet_rejects_unknown_variant():
+    with pytest.raises(ValueError, match="'v1' .* or 'v1.5'"):
+        resnet.resnet50(variant="v2")
 
 
 def test_resnet_rejects_unknown_depth():

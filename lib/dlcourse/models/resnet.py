@@ -2,6 +2,12 @@
 
 Parameter for parameter the same as torchvision's `resnet*` and `densenet121` (the unit tests
 assert it), written so each block reads like the figure in its paper.
+
+Two ResNet variants: "v1.5" (the default, as torchvision builds it) subsamples in the 3x3 conv of a
+bottleneck block; "v1" (the paper's) in its first 1x1. They have the same parameters; v1.5 costs
+more multiply-adds per 224x224 image and is a bit more accurate: ResNet-50 4.09 G vs 3.86 G (the
+paper quotes 3.8 G), ResNet-101 7.80 G vs 7.57 G (7.6 G), ResNet-152 11.51 G vs 11.28 G (11.3 G).
+ResNet-18/34 (basic blocks only) are the same in both: 1.8 G and 3.6 G.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from torch import nn
 
 __all__ = [
     "conv3x3", "conv1x1", "BasicBlock", "Bottleneck", "ResNet", "RESNET_LAYERS", "resnet",
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "DenseLayer", "DenseBlock",
+    "RESNET_VARIANTS", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "DenseLayer",
+    "DenseBlock",
     "Transition", "DenseNet", "densenet121",
 ]
 
@@ -57,8 +64,9 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     """1x1 (reduce) - 3x3 - 1x1 (expand x4) plus the input (ResNet-50/101/152).
 
-    stride_in_1x1=True subsamples in the first 1x1 as in the paper (3.8 GMACs for ResNet-50);
-    the default puts it in the 3x3 as torchvision's "v1.5" does (4.1 GMACs, more accurate).
+    stride_in_1x1=True subsamples in the first 1x1 as in the paper ("v1": 3.86 G multiply-adds for
+    ResNet-50, quoted as 3.8 G); the default puts it in the 3x3 as torchvision does ("v1.5":
+    4.09 G, a bit more accurate).
     """
 
     expansion = 4
@@ -93,15 +101,27 @@ RESNET_LAYERS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
     152: (Bottleneck, (3, 8, 36, 3)),
 }
 
+# where a bottleneck block subsamples: v1 (He et al. 2015) in the first 1x1, v1.5 (torchvision) in
+# the 3x3; the value is Bottleneck's stride_in_1x1
+RESNET_VARIANTS: dict[str, bool] = {"v1": True, "v1.5": False}
+
 
 class ResNet(nn.Module):
-    """ResNet: stem, stages of residual blocks (depth doubles as size halves), GAP, one FC."""
+    """ResNet: stem, stages of residual blocks (depth doubles as size halves), GAP, one FC.
+
+    variant: "v1.5" (default, torchvision's: bottlenecks subsample in their 3x3) or "v1" (the
+    paper's: in their first 1x1). Basic blocks (ResNet-18/34) are the same in both.
+    """
 
     def __init__(self, block: type[nn.Module], layers: tuple[int, ...], num_classes: int = 1000,
                  widths: tuple[int, ...] = (64, 128, 256, 512), in_channels: int = 3,
-                 small_input: bool = False, stride_in_1x1: bool = False) -> None:
+                 small_input: bool = False, variant: str = "v1.5") -> None:
         super().__init__()
-        self.stride_in_1x1 = stride_in_1x1
+        if variant not in RESNET_VARIANTS:
+            raise ValueError(f"variant must be 'v1' (the paper's: stride in the first 1x1) or 'v1.5' "
+                             f"(torchvision's: stride in the 3x3), got {variant!r}")
+        self.variant = variant
+        self.stride_in_1x1 = RESNET_VARIANTS[variant]
         if small_input:  # 28x28 / 32x32 images: a 3x3 stem that keeps the resolution
             self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
             self.maxpool = nn.Identity()
@@ -142,7 +162,7 @@ def resnet(depth: int = 18, num_classes: int = 1000, **kwargs) -> ResNet:
 
     Args:
         depth: 18 or 34 (basic blocks), 50, 101 or 152 (bottleneck blocks).
-        kwargs: go to `ResNet` (widths, in_channels, small_input, stride_in_1x1).
+        kwargs: go to `ResNet` (widths, in_channels, small_input, variant="v1.5" or "v1").
     """
     if depth not in RESNET_LAYERS:
         raise ValueError(f"ResNet depth must be one of {sorted(RESNET_LAYERS)}, got {depth}")
@@ -151,27 +171,39 @@ def resnet(depth: int = 18, num_classes: int = 1000, **kwargs) -> ResNet:
 
 
 def resnet18(**kwargs) -> ResNet:
-    """ResNet-18 (He et al. 2015): basic blocks [2, 2, 2, 2], 1.8 GMACs at 224x224."""
+    """ResNet-18 (He et al. 2015): basic blocks [2, 2, 2, 2], 1.8 G multiply-adds at 224x224."""
     return resnet(18, **kwargs)
 
 
 def resnet34(**kwargs) -> ResNet:
-    """ResNet-34 (He et al. 2015): basic blocks [3, 4, 6, 3], 3.6 GMACs."""
+    """ResNet-34 (He et al. 2015): basic blocks [3, 4, 6, 3], 3.6 G multiply-adds at 224x224."""
     return resnet(34, **kwargs)
 
 
 def resnet50(**kwargs) -> ResNet:
-    """ResNet-50 (He et al. 2015): bottlenecks [3, 4, 6, 3], 3.8 GMACs (paper stride placement)."""
+    """ResNet-50 (He et al. 2015): bottlenecks [3, 4, 6, 3].
+
+    Multiply-adds at 224x224: 4.09 G as built by default (v1.5, torchvision's), 3.86 G with
+    variant="v1" (the paper's, which quotes 3.8 G).
+    """
     return resnet(50, **kwargs)
 
 
 def resnet101(**kwargs) -> ResNet:
-    """ResNet-101 (He et al. 2015): bottlenecks [3, 4, 23, 3], 7.6 GMACs."""
+    """ResNet-101 (He et al. 2015): bottlenecks [3, 4, 23, 3].
+
+    Multiply-adds at 224x224: 7.80 G (v1.5, the default), 7.57 G with variant="v1" (the paper's
+    7.6 G).
+    """
     return resnet(101, **kwargs)
 
 
 def resnet152(**kwargs) -> ResNet:
-    """ResNet-152 (He et al. 2015): bottlenecks [3, 8, 36, 3], 11.3 GMACs."""
+    """ResNet-152 (He et al. 2015): bottlenecks [3, 8, 36, 3].
+
+    Multiply-adds at 224x224: 11.51 G (v1.5, the default), 11.28 G with variant="v1" (the
+    paper's 11.3 G).
+    """
     return resnet(152, **kwargs)
 
 
