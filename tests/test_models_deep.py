@@ -47,6 +47,29 @@ def test_stage_widths_and_resolution():
     assert model(X).shape == (2, 3)
 
 
+def test_stem_stride_halves_the_resolution_and_quarters_the_cost():
+    dense, strided = plain_or_resnet(14, width=8), plain_or_resnet(14, width=8, stem_stride=2)
+    assert count_params(dense) == count_params(strided)  # same weights, applied at fewer positions
+    X = torch.randn(2, 1, 28, 28)
+    assert strided.blocks(strided.stem(X)).shape == (2, 32, 4, 4)  # 28 -> 14 -> 7 -> 4
+    assert strided(X).shape == (2, 10)
+    # multiply-adds of all convs, counted with hooks: the blocks' share drops about 4x
+    def conv_macs(model):
+        macs = []
+        hooks = [m.register_forward_hook(lambda m, i, out: macs.append(out[0].numel() * m.weight[0].numel()))
+                 for m in model.modules() if isinstance(m, nn.Conv2d)]
+        model(X[:1])
+        for h in hooks:
+            h.remove()
+        return sum(macs)
+    assert 3.5 < conv_macs(dense) / conv_macs(strided) < 4.5
+
+
+def test_bad_stem_stride_says_what_is_expected():
+    with pytest.raises(ValueError, match="stem_stride must be 1"):
+        plain_or_resnet(8, stem_stride=3)
+
+
 @pytest.mark.parametrize("depth", [7, 9, 2, 21])
 def test_bad_depth_says_what_is_expected(depth):
     with pytest.raises(ValueError, match="6n\\+2"):

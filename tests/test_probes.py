@@ -239,6 +239,11 @@ def test_resnet_plots_return_axes():
     assert len(rviz.plot_autocorrelation({"a": [1, 0.5]}).lines) == 2  # the curve + the zero line
     assert len(rviz.plot_path_lengths(probes.path_length_counts(4)).patches) == 5
     assert len(rviz.plot_lesion({"a": [0.9, 0.8]}, {"a": 0.95}).lines) == 2
+    ax = rviz.plot_lesion({"a": [0.9, 0.8, 0.7, 0.6]}, {"a": 0.95}, chance=0.1, blocks_per_stage=2)
+    assert len(ax.lines) == 4  # curve, intact, chance, one stage boundary
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 3, 4]  # block 1 = nearest the input
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "a, one block deleted", "a, intact", "chance"]
     assert len(rviz.plot_trajectories({"a": torch.zeros(5, 2)}).lines) == 1
     stats = {"a": {"std": [1, 2], "mean": [0, 0]}}
     assert len(rviz.plot_activation_stats(stats).lines) == 1

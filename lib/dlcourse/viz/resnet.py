@@ -36,8 +36,6 @@ def plot_degradation(curves: Mapping[tuple[int, bool], Sequence[float]], ylabel:
     return ax
 
 
-
-
 def plot_input_gradient(
     x: torch.Tensor | np.ndarray, grads: torch.Tensor | np.ndarray, title: str = "", ax=None
 ):
@@ -55,7 +53,7 @@ def plot_autocorrelation(acs: Mapping[str, Sequence[float]], ax=None):
         ax.plot(np.arange(len(values)), list(values), marker="o", ms=3, label=name)
     ax.axhline(0, color="gray", lw=0.5)
     ax.set(xlabel="lag (sweep steps)", ylabel="autocorrelation", ylim=(-0.3, 1.05))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over a curve
     return ax
 
 
@@ -72,15 +70,36 @@ def plot_path_lengths(counts: Sequence[int], ax=None):
     return ax
 
 
-def plot_lesion(scores: Mapping[str, Sequence[float]], baselines: Mapping[str, float] | None = None, ax=None):
-    """Test accuracy after deleting each block in turn; dotted lines: the intact nets."""
-    ax = get_axes(ax)
+def plot_lesion(
+    scores: Mapping[str, Sequence[float]],
+    baselines: Mapping[str, float] | None = None,
+    chance: float | None = None,
+    blocks_per_stage: int | None = None,
+    ax=None,
+):
+    """Test accuracy after deleting each block in turn (Veit et al. 2016, fig. 3), block 1 first.
+
+    Args:
+        scores: {net name: [accuracy with block 1 deleted, block 2 deleted, ...]}.
+        baselines: {net name: accuracy of the intact net}, drawn as dotted lines of the same color.
+        chance: accuracy of guessing (0.1 for ten classes), drawn as a gray dashed line.
+        blocks_per_stage: draws thin vertical lines between the stages.
+    """
+    ax = get_axes(ax, figsize=(6, 3.5))
     for i, (name, values) in enumerate(scores.items()):
-        ax.plot(np.arange(len(values)), list(values), color=f"C{i}", marker="o", ms=4, label=name)
+        blocks = np.arange(1, len(values) + 1)
+        ax.plot(blocks, list(values), color=f"C{i}", marker="o", ms=4, label=f"{name}, one block deleted")
         if baselines is not None and name in baselines:
-            ax.axhline(baselines[name], color=f"C{i}", ls=":", lw=1)
-    ax.set(xlabel="deleted block", ylabel="test accuracy", ylim=(0, 1))
-    ax.legend(fontsize=8)
+            ax.axhline(baselines[name], color=f"C{i}", ls=":", lw=1.5, label=f"{name}, intact")
+    if chance is not None:
+        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
+    if blocks_per_stage:
+        num_blocks = max(len(values) for values in scores.values())
+        for boundary in range(blocks_per_stage, num_blocks, blocks_per_stage):
+            ax.axvline(boundary + 0.5, color="gray", lw=0.5)
+    ax.set(xlabel="deleted block (1 = nearest the input)", ylabel="test accuracy", ylim=(0, 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over a curve
     return ax
 
 
@@ -92,7 +111,7 @@ def plot_trajectories(trajectories: Mapping[str, torch.Tensor | np.ndarray], ax=
         marker = "o" if len(traj) <= 40 else None  # show the individual steps when there are few
         ax.plot(traj[:, 0], traj[:, 1], marker=marker, ms=3, label=name)
     ax.set(xlabel="$y_1$", ylabel="$y_2$", aspect="equal")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over a curve
     return ax
 
 
