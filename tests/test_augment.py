@@ -137,3 +137,44 @@ def test_part5_checks_accept_solutions_and_reject_mistakes():
         check.soft_threshold(lambda w, t: w - t * w.sign())
     with pytest.raises(AssertionError, match="not the logits"):
         check.flip_tta(lambda model, X: (model(X) + model(X.flip(-1))).softmax(-1))
+
+
+@pytest.mark.parametrize("dx,dy", [(2, 0), (0, -3), (-1, 2), (5, 5)])
+def test_shift_matches_torchvision_affine_translation(dx, dy):
+    from torchvision.transforms.v2 import functional as TF
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(3, 2, 28, 20, generator=g)
+    expected = torch.stack([TF.affine(x, angle=0.0, translate=[dx, dy], scale=1.0, shear=[0.0, 0.0],
+                                      fill=float(x.min())) for x in X])  # each image's background
+    torch.testing.assert_close(augment.shift(X, dx, dy), expected)
+
+
+def test_shift_fills_with_the_background_and_refuses_bad_input():
+    X = torch.zeros(1, 1, 4, 4) - 1.0  # background -1
+    X[0, 0, 1, 1] = 5.0
+    out = augment.shift(X, 1, 2)
+    assert out[0, 0, 3, 2] == 5.0 and (out == -1.0).sum() == 15
+    assert torch.equal(augment.shift(X, 0, 0), X)
+    with pytest.raises(ValueError, match="out of the frame"):
+        augment.shift(X, 4, 0)
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        augment.shift(X[0], 1, 0)
+
+
+def test_view_probs_match_separate_forward_passes():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 4))
+    X, y = torch.randn(30, 1, 28, 28), torch.randint(0, 4, (30,))
+    loader = [(X[:16], y[:16]), (X[16:], y[16:])]
+    views = {"original": None, "mirrored": augment.mirror,
+             "shifted": lambda Z: augment.shift(Z, 2)}
+    probs, labels = augment.view_probs(model, loader, views)
+    assert torch.equal(labels, y) and list(probs) == list(views)
+    with torch.no_grad():
+        torch.testing.assert_close(probs["original"], model(X).softmax(-1))
+        torch.testing.assert_close(probs["mirrored"], model(X.flip(-1)).softmax(-1))
+        torch.testing.assert_close(probs["shifted"], model(augment.shift(X, 2)).softmax(-1))
+    # averaging the original and mirrored views is the flip TTA of tta_probs
+    torch.testing.assert_close((probs["original"] + probs["mirrored"]) / 2,
+                               augment.tta_probs(model, X, scales=(28,)))

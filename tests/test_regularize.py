@@ -68,3 +68,35 @@ def test_classic_dropout_rescales_at_test_time():
     assert abs(out.mean().item() - test_out.mean().item()) < 0.01
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         regularize.dropout(x, 1.0)
+
+
+def test_sparsity_counts_exact_zeros_by_default():
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.0, 1e-4, -0.5, 0.0], [2.0, 0.0, -1e-3, 0.3]]))
+    assert regularize.sparsity(model) == pytest.approx(3 / 8)
+    assert regularize.sparsity(model, tol=1e-3) == pytest.approx(5 / 8)
+    with pytest.raises(ValueError, match=">= 0"):
+        regularize.sparsity(model, tol=-1.0)
+
+
+def test_small_split_is_the_subset_and_everything_else():
+    from dlcourse import data
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (200, 28, 28), dtype=torch.uint8, generator=g)
+    X[:, 0, 0] = torch.arange(200, dtype=torch.uint8)  # a unique id in every image
+    train_set = data.ImageSet(X, torch.arange(200) % 10)
+    test_set = data.ImageSet(X[:30].clone(), torch.arange(30) % 10)
+    small, unseen = regularize.small_split(train_set, test_set, 50, seed=3)
+    reference = train_set.subset(50, seed=3)
+    assert torch.equal(small.X, reference.X) and torch.equal(small.y, reference.y)
+    assert len(unseen) == 150 + 30
+    ids_small = set(small.X[:, 0, 0].tolist())
+    ids_unseen = set(unseen.X[:150, 0, 0].tolist())
+    assert not ids_small & ids_unseen and ids_small | ids_unseen == set(range(200))
+    assert torch.equal(unseen.X[150:], test_set.X) and torch.equal(unseen.y[150:], test_set.y)
+    with pytest.raises(ValueError, match="leave unseen"):
+        regularize.small_split(train_set, test_set, 200)
+    with pytest.raises(ValueError, match="same kind"):
+        regularize.small_split(train_set, data.ImageSet(X[:5, :20], torch.zeros(5)), 50)

@@ -166,3 +166,30 @@ def test_part5_checks_accept_solutions_and_reject_mistakes():
         check.ensemble_average(lambda zs: torch.stack(zs).mean(0).softmax(-1))
     with pytest.raises(AssertionError, match="small step"):
         check.ema_update(lambda avg, new, decay: (1 - decay) * avg + decay * new)
+
+
+def test_disagreement_is_the_pairwise_rate_of_different_predictions():
+    import itertools
+
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(4, 300, 5, generator=g)
+    labels = probs.argmax(-1)
+    pairs = list(itertools.permutations(range(4), 2))
+    expected = sum((labels[a] != labels[b]).float().mean().item() for a, b in pairs) / len(pairs)
+    assert transfer.disagreement(probs) == pytest.approx(expected)
+    assert transfer.disagreement(probs[[0, 0, 0]]) == 0.0
+    with pytest.raises(ValueError, match="at least 2 members"):
+        transfer.disagreement(probs[:1])
+
+
+def test_snapshot_warmup_ramps_the_first_cycle_only():
+    cb = transfer.SnapshotEnsemble(num_cycles=2, lr=0.5, warmup=0.2)  # cycles of 50, ramp of 10
+    assert cb.lr_at(0, 100) == pytest.approx(0.5 / 25)
+    assert cb.lr_at(5, 100) == pytest.approx(0.02 + 0.48 * 0.5)
+    assert cb.lr_at(10, 100) == pytest.approx(0.5)  # peak at the end of the ramp
+    assert cb.lr_at(30, 100) == pytest.approx(0.25)  # halfway through the remaining 40 steps
+    assert cb.lr_at(50, 100) == pytest.approx(0.5)  # the second cycle restarts at the peak
+    plain = transfer.SnapshotEnsemble(num_cycles=2, lr=0.5)
+    assert all(cb.lr_at(t, 100) == pytest.approx(plain.lr_at(t, 100)) for t in range(50, 100))
+    with pytest.raises(ValueError, match="warmup"):
+        transfer.SnapshotEnsemble(2, 0.1, warmup=1.0)

@@ -1,13 +1,14 @@
-"""Data augmentation for one model: transforms v2 pipelines, per-image augmentation, test-time crops.
+"""Data augmentation for one model: transforms v2 pipelines, per-image augmentation, test-time views.
 
 Images inside the course loaders are normalized float batches `(B, 1, 28, 28)`; the transforms here
 work on `[0, 1]` images, so `augment_batch` un-normalizes, transforms each image with its own random
-draw, and normalizes again.
+draw, and normalizes again. `shift` and `view_probs` work on normalized batches directly: they measure
+how a model copes with mirrored or moved images, and average views at test time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -149,3 +150,49 @@ def evaluate_tta(model: nn.Module, loader: Iterable, scales: Sequence[int] = (28
         correct += (probs.argmax(-1).cpu() == y.cpu()).sum().item()
         total += len(y)
     return correct / total
+
+
+# views of a normalized batch: robustness and test-time averaging ----------------------------------
+
+def shift(X: torch.Tensor, dx: int, dy: int = 0) -> torch.Tensor:
+    """Move every image of a batch `(B, C, H, W)` right by `dx` and down by `dy` pixels.
+
+    Pixels that come in from the border take each image's smallest value, the black background
+    of a normalized Fashion-MNIST image (`TensorLoader(augment="flip_translate")` fills the same).
+    """
+    if X.ndim != 4:
+        raise ValueError(f"expected a batch of shape (B, C, H, W), got {tuple(X.shape)}")
+    H, W = X.shape[-2:]
+    if abs(dx) >= W or abs(dy) >= H:
+        raise ValueError(f"a shift of ({dx}, {dy}) pixels moves a {H}x{W} image out of the frame")
+    out = X.amin(dim=(1, 2, 3), keepdim=True).expand_as(X).clone()  # (B, C, H, W) background
+    out[..., max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
+        X[..., max(-dy, 0):H - max(dy, 0), max(-dx, 0):W - max(dx, 0)]
+    return out
+
+
+def mirror(X: torch.Tensor) -> torch.Tensor:
+    """The horizontal mirror image of every image of a batch `(B, C, H, W)`."""
+    return X.flip(-1)
+
+
+@torch.no_grad()
+def view_probs(model: nn.Module, loader: Iterable,
+               views: Mapping[str, Callable[[torch.Tensor], torch.Tensor] | None]
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Class probabilities of `model` on each view of an unshuffled loader's images, in one pass.
+
+    `views` maps a name to a function of a normalized batch (None: the images as they are), e.g.
+    `{"original": None, "mirrored": mirror}`. Returns `({name: (N, K) probs}, (N,) labels)`, on
+    the CPU; averaging the probabilities of several views is test-time augmentation.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    probs: dict[str, list[torch.Tensor]] = {name: [] for name in views}
+    labels = []
+    for X, y in loader:
+        X = X.to(device)
+        for name, fn in views.items():
+            probs[name].append(model(X if fn is None else fn(X)).softmax(-1).cpu())
+        labels.append(y.cpu())
+    return {name: torch.cat(p) for name, p in probs.items()}, torch.cat(labels)

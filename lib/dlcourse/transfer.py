@@ -168,29 +168,50 @@ def ensemble_report(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
             "ensemble": accuracy(probs.mean(0), y)}
 
 
+def disagreement(probs: torch.Tensor) -> float:
+    """How often two members predict different classes: mean over pairs and examples of `(M, N, K)`."""
+    if probs.ndim != 3 or len(probs) < 2:
+        raise ValueError(f"expected probs of at least 2 members (M, N, K), got {tuple(probs.shape)}")
+    labels = probs.argmax(-1)  # (M, N)
+    differ = labels[:, None] != labels[None, :]  # (M, M, N), the diagonal is all False
+    M = len(labels)
+    return differ.float().mean(-1).sum().item() / (M * (M - 1))
+
+
 class SnapshotEnsemble(Callback):
     """Snapshot ensembles (Huang et al. 2017, arXiv:1704.00109): M models from one training run.
 
     The learning rate follows `num_cycles` cosine cycles, each restarting at `lr`; at the end of
     every cycle (lr near 0, a local minimum) a copy of the model is kept in `self.snapshots`.
     Use with `fit(..., schedule=None, lr=lr)` so this callback alone sets the learning rate.
+    `warmup` (a fraction of the first cycle) ramps the first cycle up linearly from `lr / 25`, as
+    one-cycle does: a freshly initialized BatchNorm network started at the peak rate ends its
+    first cycle a few points worse. Later cycles restart from trained weights and need none.
     """
 
-    def __init__(self, num_cycles: int, lr: float) -> None:
+    def __init__(self, num_cycles: int, lr: float, warmup: float = 0.0) -> None:
         if num_cycles < 1 or lr <= 0:
             raise ValueError(f"need num_cycles >= 1 and lr > 0, got {num_cycles} and {lr}")
-        self.num_cycles, self.lr = num_cycles, lr
+        if not 0 <= warmup < 1:
+            raise ValueError(f"warmup is a fraction of the first cycle in [0, 1), got {warmup}")
+        self.num_cycles, self.lr, self.warmup = num_cycles, lr, warmup
         self.snapshots: list[nn.Module] = []
         self.snapshot_steps: list[int] = []  # optimizer steps done when each snapshot was kept
 
     def lr_at(self, step: int, total_steps: int) -> float:
         """Cosine-annealed learning rate at optimizer step `step` (0-based) of `total_steps`."""
         cycle_len = math.ceil(total_steps / self.num_cycles)
-        t = (step % cycle_len) / cycle_len  # position inside the current cycle, in [0, 1)
+        ramp = round(self.warmup * cycle_len)  # warm-up steps, first cycle only
+        if step < ramp:
+            return self.lr / 25 + (self.lr - self.lr / 25) * step / ramp
+        if step < cycle_len:  # the rest of the first cycle anneals from the end of the warm-up
+            t = (step - ramp) / (cycle_len - ramp)
+        else:
+            t = (step % cycle_len) / cycle_len  # position inside the current cycle, in [0, 1)
         return 0.5 * self.lr * (1 + math.cos(math.pi * t))
 
     def on_fit_start(self, state) -> None:
-        """Size the cycles from the run's total number of optimizer steps; start at the peak lr."""
+        """Size the cycles from the run's total number of optimizer steps; set the first step's lr."""
         self.total = state.num_epochs * state.steps_per_epoch
         self.cycle_len = math.ceil(self.total / self.num_cycles)
         self.snapshots, self.snapshot_steps = [], []
