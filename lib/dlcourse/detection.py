@@ -65,7 +65,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     if scores.shape != (len(boxes),):
         raise ValueError(f"scores must be (N,) for N={len(boxes)} boxes, got {tuple(scores.shape)}")
     order = torch.sort(scores, descending=True, stable=True).indices
-    iou = box_iou(boxes[order], boxes[order]).numpy()  # (N, N), rows and columns in score order
+    iou = box_iou(boxes[order], boxes[order]).detach().cpu().numpy()  # (N, N), in score order
     suppressed = np.zeros(len(order), bool)
     keep = []
     for i in range(len(order)):
@@ -73,20 +73,20 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
             continue
         keep.append(i)
         suppressed |= iou[i] > iou_threshold  # NaN (two empty boxes) is never above: both stay
-    return order[torch.tensor(keep, dtype=torch.long)]
+    return order[torch.tensor(keep, dtype=torch.long, device=order.device)]
 
 
 def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
                 iou_threshold: float) -> torch.Tensor:
     """NMS within each class separately (a shirt never suppresses a shoe): kept indices, best score
     first (equal scores in index order)."""
-    boxes, labels = _boxes(boxes), torch.as_tensor(labels)
+    boxes, scores, labels = _boxes(boxes), torch.as_tensor(scores), torch.as_tensor(labels)
     if labels.shape != (len(boxes),):
         raise ValueError(f"labels must be (N,) for N={len(boxes)} boxes, got {tuple(labels.shape)}")
     keep = [idx[nms(boxes[idx], scores[idx], iou_threshold)] for idx in
             (torch.nonzero(labels == c).flatten() for c in labels.unique())]
     keep = torch.cat(keep).sort().values if keep else torch.zeros(0, dtype=torch.long)
-    return keep[torch.sort(torch.as_tensor(scores)[keep], descending=True, stable=True).indices]
+    return keep[torch.sort(scores[keep], descending=True, stable=True).indices]
 
 
 # --- sliding windows -------------------------------------------------------------------------------
