@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 FAST_ENV := DLCOURSE_FAST=1 DLCOURSE_PROGRESS=lines OMP_NUM_THREADS=1 MPLBACKEND=Agg DLCOURSE_LINT_FIGURES=1
 
-.PHONY: test unit notebooks course claims lab bench lint strip clean
+.PHONY: test unit notebooks course claims lab bench lint strip clean assignments
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ course: $(VENV)/.installed  ## execute every notebook with papermill into build/
 
 claims: $(VENV)/.installed  ## every lesson over SEED 0 1 2 x 1 and 2 threads: the table of checked claims
 	$(PY) scripts/claims_matrix.py -j 2
+
+assignments: $(VENV)/.installed  ## nbgrader course folder build/classroom/ (LESSONS="01 03", GROUP=week1)
+	$(PY) scripts/make_assignments.py $(if $(LESSONS),--lessons $(LESSONS),) $(if $(GROUP),--group $(GROUP),)
 
 lab: $(VENV)/.installed  ## JupyterLab on the notebooks, for self-study
 	$(VENV)/bin/jupyter lab notebooks/

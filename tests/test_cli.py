@@ -3,10 +3,9 @@
 import importlib.util
 from pathlib import Path
 
-import pytest
 import torch
 
-from dlcourse import bench, check, data
+from dlcourse import bench, data
 from dlcourse.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,14 +68,3 @@ def test_module_entry_point(capsys):
     assert main(["info"]) == 0
     assert "device:" in capsys.readouterr().out
     assert main(["nonsense"]) == 2
-
-
-def test_check_close_gives_hints():
-    check.close(2.0, 2.0)
-    with pytest.raises(AssertionError, match="is too large. Check the sign"):
-        check.close(3.0, 2.0, hint="Check the sign")
-    with pytest.raises(AssertionError, match="still empty"):
-        check.close(..., 2.0)
-    with pytest.raises(AssertionError, match="below 0.70"):
-        check.first_model_accuracy(0.5)
-    check.first_model_accuracy(0.85)

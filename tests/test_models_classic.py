@@ -6,7 +6,6 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from dlcourse.check import part3
 from dlcourse.models import classic
 from dlcourse.summary import summary
 from dlcourse.viz import architectures as arch_viz
@@ -163,27 +162,6 @@ def test_googlenet_counts_and_auxiliary_heads():
 
 
 # ----------------------------------------------------------------------------- exercises and plots
-def test_zfnet_arithmetic_check():
-    part3.zfnet_arithmetic(110, 14208, 55, 26, 614656)
-    with pytest.raises(AssertionError, match="conv1_params") as err:
-        part3.zfnet_arithmetic(110, 14112, 55, 26, 614656)  # forgot the biases
-    assert "14208" not in str(err.value)  # a hint, not the answer
-    with pytest.raises(AssertionError, match="still empty"):
-        part3.zfnet_arithmetic(..., 14208, 55, 26, 614656)
-
-
-def test_budget_network_check():
-    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(8, 10))
-    part3.budget_network(model, budget=1000)
-    with pytest.raises(AssertionError, match="over the budget"):
-        part3.budget_network(classic.lenet5(padding=2), budget=20_000)
-    with pytest.raises(AssertionError, match="no nn.Conv2d"):
-        part3.budget_network(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), budget=10_000)
-    with pytest.raises(AssertionError, match=r"\(2, 10\)"):
-        part3.budget_network(nn.Sequential(nn.Conv2d(1, 10, 28), nn.Flatten(1, 2)), budget=10_000)
-
-
 def test_architecture_plots_return_axes():
     import matplotlib.pyplot as plt
 

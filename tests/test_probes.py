@@ -1,4 +1,4 @@
-"""Tests for dlcourse.probes (against autograd, numpy and scipy oracles) and the part-4 checks."""
+"""Tests for dlcourse.probes (against autograd, numpy and scipy oracles)."""
 
 import itertools
 import math
@@ -245,74 +245,24 @@ def test_resnet_plots_return_axes():
     plt.close("all")
 
 
-# --- check.part4: the reference solutions pass, typical mistakes fail with a hint --------------
+def test_layer_signal_norms_match_autograd_on_the_layer_outputs():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    X, y = torch.randn(7, 2, 3), torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    h = model[1](model[0](X))
+    out = model[3](model[2](h))
+    d_h, d_out = torch.autograd.grad(nn.functional.cross_entropy(out, y), [h, out])
+    signals = probes.layer_signal_norms(model, X, y)
+    assert list(signals) == ["1", "3"]
+    assert signals["1"] == pytest.approx((X.flatten(1).norm().item(), d_h.norm().item()), rel=1e-6)
+    assert signals["3"] == pytest.approx((model[2](h).norm().item(), d_out.norm().item()), rel=1e-6)
+    # a Linear weight gradient is delta^T a: its norm is at most ||delta|| ||a||
+    grads = probes.layer_grad_norms(model, X, y)
+    assert all(grads[k] <= a * d * (1 + 1e-6) for k, (a, d) in signals.items())
+    assert all(p.grad is None for p in model.parameters())
+    assert not model[1]._forward_hooks  # hooks removed afterwards
 
 
-def test_check_weighted_layer_counter():
-    from dlcourse.check import part4
-
-    part4.weighted_layer_counter(
-        lambda m: sum(isinstance(x, nn.Conv2d | nn.Linear) for x in m.modules())
-    )
-    with pytest.raises(AssertionError, match="nn.Conv2d or nn.Linear"):
-        part4.weighted_layer_counter(lambda m: sum(isinstance(x, nn.Conv2d) for x in m.modules()))
-
-
-def test_check_numbers():
-    from dlcourse.check import part4
-
-    part4.skip_gradient_products(0.1**20, 1.1**20)
-    with pytest.raises(AssertionError, match="1 \\+ f'"):
-        part4.skip_gradient_products(0.1**20, 0.1**20 + 1)
-    with pytest.raises(AssertionError, match="still empty"):
-        part4.skip_gradient_products(..., 1.0)
-    part4.resnet110_path_fraction(sum(math.comb(54, k) for k in range(19, 36)) / 2**54)
-    with pytest.raises(AssertionError, match="both ends"):
-        part4.resnet110_path_fraction(sum(math.comb(54, k) for k in range(19, 35)) / 2**54)
-    part4.stochastic_depth_expected_blocks(54 - 0.5 * 55 / 2)
-    with pytest.raises(AssertionError, match="survives"):
-        part4.stochastic_depth_expected_blocks(54 * 0.75)  # the mean drop, off by one block index
-
-
-def test_check_autocorrelation_function():
-    from dlcourse.check import part4
-
-    part4.autocorrelation_function(probes.autocorrelation)
-
-    def per_lag_mean(g, max_lag):  # the unbiased-looking mistake: divide by N - k
-        g = g - g.mean()
-        return np.array([(g[: len(g) - k] * g[k:]).mean() / g.var() for k in range(max_lag + 1)])
-
-    with pytest.raises(AssertionError, match="not N - k"):
-        part4.autocorrelation_function(per_lag_mean)
-
-
-def test_check_heun_integrator():
-    from dlcourse.check import part4
-
-    def heun(field, y0, t_end, num_steps):
-        h, ys = t_end / num_steps, [y0]
-        for _ in range(num_steps):
-            guess = ys[-1] + h * field(ys[-1])
-            ys.append(ys[-1] + h / 2 * (field(ys[-1]) + field(guess)))
-        return torch.stack(ys)
-
-    part4.heun_integrator(heun)
-    with pytest.raises(AssertionError, match="more accurate than Euler"):
-        part4.heun_integrator(probes.euler_flow)
-
-
-def test_check_densenet_transition():
-    from dlcourse.check import part4
-
-    part4.densenet_transition(
-        lambda c: nn.Sequential(
-            nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1), nn.AvgPool2d(2)
-        )
-    )
-    with pytest.raises(AssertionError, match="average pooling"):
-        part4.densenet_transition(lambda c: nn.Conv2d(c, c // 2, 1))
-    with pytest.raises(AssertionError, match="single 1x1"):
-        part4.densenet_transition(
-            lambda c: nn.Sequential(nn.Conv2d(c, c // 2, 3, padding=1), nn.AvgPool2d(2))
-        )
+def test_layer_signal_norms_needs_layers():
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        probes.layer_signal_norms(nn.Sequential(nn.ReLU()), torch.randn(2, 3), torch.tensor([0, 1]))

@@ -1,13 +1,17 @@
 """Exercise checks: `dlcourse.check.<name>(answer)` passes quietly or raises AssertionError with a hint.
 
-Each part of the course has a module here (part1.py for lessons 01-04, ...). Every public function of
-those modules is available directly as `dlcourse.check.<name>`.
+One module per lesson: `lesson00.py` holds the checks of `notebooks/00_*.ipynb`, `lesson08.py` those of
+08, and so on. Every public function of those modules is available directly as `dlcourse.check.<name>`
+(which is what the notebooks call), and `dlcourse.check.close` compares a number with a hint. The
+shared helpers (not answered yet, numbers of any type, stubs, measured accuracy) are in `_common`.
 """
 
 import importlib
 import pkgutil
 
-__all__ = []
+from dlcourse.check._common import close
+
+__all__ = ["close"]
 for _info in pkgutil.iter_modules(__path__):
     if _info.name.startswith("_"):  # shared helpers (_common), not checks
         continue
