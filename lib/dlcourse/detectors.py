@@ -35,7 +35,7 @@ ANCHOR_SIZES = (16, 32, 48)  # pixels: square-root of the anchor area, for the 2
 ASPECT_RATIOS = (0.5, 1.0, 2.0)  # height / width: wide bags and shoes, square tops, tall trousers
 STRIDE = 8  # pixels of canvas per cell of the backbone's feature map (96 -> 12x12)
 SHIPPED = "scenes_maskrcnn"  # data/checkpoints/<SHIPPED>.pt, built by scripts/train_checkpoints.py
-SHIPPED_SHA256 = ""  # recorded below once trained; the .sha256 sidecar is the fallback
+SHIPPED_SHA256 = "d762719ad6dd572264eb94c0b0b157bf9423eaf05544e90603f1d42ea3e23e72"  # = the .sha256 sidecar
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
