@@ -4,6 +4,8 @@ For each name in `dlcourse.checkpoints.REGISTRY` it trains `train_recipe(name)` 
 (found by `dlcourse.data.load_fashion_mnist`, e.g. Debian's /usr/share/datasets/fashion-mnist) and
 writes `<name>.pt` (weights + metadata), `<name>.sha256` (sha256sum format) and `<name>.log` (the
 exact command, versions, measured training time and test accuracy).
+`RECIPES` adds checkpoints built by their own code: `scenes_maskrcnn`, lesson 12's Mask R-CNN
+(`dlcourse.detectors.train_scenes_detector`, scored by its box mAP on `detectors.benchmark_scenes()`).
 
     OMP_NUM_THREADS=2 python scripts/train_checkpoints.py              # all of them, a few min each
     OMP_NUM_THREADS=2 python scripts/train_checkpoints.py --only fmnist_source_0to4
@@ -36,7 +38,7 @@ INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C (128 + SIGIN
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options: which checkpoints, the seed, the device."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=sorted(checkpoints.REGISTRY),
+    parser.add_argument("--only", action="append", choices=sorted(checkpoints.REGISTRY) + sorted(RECIPES),
                         help="train only this checkpoint (repeatable); default: all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, ...; default: the best there is")
@@ -92,6 +94,57 @@ def _write_log(spec, facts: dict, sha: str, model, device: str | None, command: 
     print("\n".join(log), flush=True)
 
 
+def build_scenes_maskrcnn(name: str, seed: int, device: str | None, command: str) -> None:
+    """Train lesson 12's Mask R-CNN (dlcourse.detectors.RECIPE) and write its .pt, .sha256 and .log."""
+    from dlcourse import detectors
+    from dlcourse.serialize import save_checkpoint
+
+    print(f"training {name}: Mask R-CNN from scratch on Fashion-MNIST scenes, {detectors.RECIPE}", flush=True)
+    load_before = os.getloadavg()[0]
+    model, facts = detectors.train_scenes_detector(fast=False, seed=seed, device=device)
+    if facts["train_images"] < 60000:
+        sys.exit(f"{name} was trained on scenes of only {facts['train_images']} articles: the full "
+                 "Fashion-MNIST was not found (fast mode on?); run with DLCOURSE_FAST=0")
+    device_name = str(device or config.get_device())
+    cpu = platform.processor() or platform.machine()
+    where = f"{device_name} ({cpu}, {torch.get_num_threads()} thread(s))"
+    date = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}"
+    path = detectors.shipped_path()
+    with _interrupts_held_back() as caught:  # the .pt, .sha256 and .log change together or not at all
+        sha = save_checkpoint(path, model, name=name, **facts, device=where, date=date,
+                              torch_version=str(torch.__version__))  # writes the .sha256 sidecar too
+        log = [
+            f"# {name}: Mask R-CNN (torchvision) on dlcourse.detectors.scenes_backbone, from scratch",
+            f"command: DLCOURSE_FAST={os.environ.get('DLCOURSE_FAST', 'unset')} {command}",
+            f"date: {date}",
+            f"versions: python {platform.python_version()}, torch {torch.__version__}",
+            f"device: {where}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+            f"data: {facts['train_scenes']} training scenes of {facts['train_images']} training articles; "
+            f"benchmark: detectors.benchmark_scenes() ({facts['benchmark_scenes']} test scenes, seed 12)",
+            f"recipe: {detectors.RECIPE}, SGD Nesterov momentum 0.9, weight decay 1e-4, linear warm-up "
+            f"then cosine, horizontal flips, seed {facts['seed']}",
+            f"loss (mean of every 250 steps): {facts['loss_curve']}",
+            f"measured training time: {facts['train_seconds']:.0f} s wall, "
+            f"{facts['train_cpu_seconds']:.0f} s CPU "
+            f"(machine load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after, on "
+            f"{os.cpu_count()} cores)",
+            f"measured box mAP on the benchmark: mAP@0.5 {facts['map50']:.4f}, mAP@[.5:.95] "
+            f"{facts['map']:.4f}, mAP@0.75 {facts['map75']:.4f}",
+            f"parameters: {sum(p.numel() for p in model.parameters())}, file size: "
+            f"{path.stat().st_size} bytes",
+            f"sha256: {sha}",
+        ]
+        write_atomic(path.with_suffix(".log"), lambda f: f.write(("\n".join(log) + "\n").encode()))
+    print("\n".join(log), flush=True)
+    if detectors.SHIPPED_SHA256 != sha:
+        print(f"-> update SHIPPED_SHA256 in lib/dlcourse/detectors.py to {sha}")
+    if caught:
+        sys.exit(INTERRUPTED)
+
+
+RECIPES = {"scenes_maskrcnn": build_scenes_maskrcnn}  # checkpoints trained outside checkpoints.REGISTRY
+
+
 @contextlib.contextmanager
 def _interrupts_held_back():
     """Hold Ctrl-C and SIGTERM back until the block is done; yields the list of signals caught."""
@@ -117,9 +170,9 @@ def main(argv: list[str] | None = None) -> None:
                        + ["python", "scripts/train_checkpoints.py"]
                        + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])])
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    for name in args.only or sorted(checkpoints.REGISTRY):
+    for name in args.only or sorted(checkpoints.REGISTRY) + sorted(RECIPES):
         try:
-            build_one(name, args.seed, args.device, command)
+            RECIPES.get(name, build_one)(name, args.seed, args.device, command)
         except KeyboardInterrupt:
             print(f"interrupted while training {name}: nothing was saved for it (its files in "
                   f"{checkpoints.CHECKPOINT_DIR} are unchanged); run the same command again",
