@@ -33,7 +33,8 @@ def run(nb: Path, seed: int, threads: int) -> dict:
     log.unlink(missing_ok=True)
     env = {**os.environ, "DLCOURSE_FAST": "1", "DLCOURSE_THREADS": str(threads),
            "OMP_NUM_THREADS": str(threads), "DLCOURSE_PROGRESS": "lines", "MPLBACKEND": "Agg",
-           "DLCOURSE_CLAIMS_LOG": str(log)}
+           "DLCOURSE_CLAIMS_LOG": str(log),
+           "OMP_WAIT_POLICY": "PASSIVE"}  # spinning OpenMP threads crawl when jobs share cores
     cmd = [sys.executable, "-m", "papermill", str(nb), str(OUT / f"{tag}.ipynb"), "-p", "FAST", "True",
            "-p", "SEED", str(seed), "--cwd", str(NOTEBOOKS), "--no-progress-bar", "-k", "python3"]
     start = time.perf_counter()

@@ -205,3 +205,20 @@ def test_tensor_loader_rejects_bad_settings():
         data.TensorLoader(small_set(), augment="rotate")
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         data.TensorLoader(small_set(), batch_size=0)
+
+
+def test_moons_interleave_so_that_no_line_separates_them():
+    X, y = data.make_moons(400, noise=0.0, seed=0)
+    # the best line, fitted by logistic regression (full batch, many steps), still errs
+    torch.manual_seed(0)
+    line = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(line.parameters(), lr=0.05)
+    for _ in range(500):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(line(X), y).backward()
+        opt.step()
+    acc = (line(X).argmax(1) == y).float().mean().item()
+    assert 0.75 < acc < 0.95
+    # the tips of the lower moon reach above the lowest points of the upper one
+    assert X[y == 1, 1].max() > X[y == 0, 1].min()
+    assert X.mean(0).abs().max() < 0.15  # centred on the origin

@@ -243,3 +243,26 @@ def test_resnet_plots_return_axes():
     stats = {"a": {"std": [1, 2], "mean": [0, 0]}}
     assert len(rviz.plot_activation_stats(stats).lines) == 1
     plt.close("all")
+
+
+def test_layer_signal_norms_match_autograd_on_the_layer_outputs():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    X, y = torch.randn(7, 2, 3), torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    h = model[1](model[0](X))
+    out = model[3](model[2](h))
+    d_h, d_out = torch.autograd.grad(nn.functional.cross_entropy(out, y), [h, out])
+    signals = probes.layer_signal_norms(model, X, y)
+    assert list(signals) == ["1", "3"]
+    assert signals["1"] == pytest.approx((X.flatten(1).norm().item(), d_h.norm().item()), rel=1e-6)
+    assert signals["3"] == pytest.approx((model[2](h).norm().item(), d_out.norm().item()), rel=1e-6)
+    # a Linear weight gradient is delta^T a: its norm is at most ||delta|| ||a||
+    grads = probes.layer_grad_norms(model, X, y)
+    assert all(grads[k] <= a * d * (1 + 1e-6) for k, (a, d) in signals.items())
+    assert all(p.grad is None for p in model.parameters())
+    assert not model[1]._forward_hooks  # hooks removed afterwards
+
+
+def test_layer_signal_norms_needs_layers():
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        probes.layer_signal_norms(nn.Sequential(nn.ReLU()), torch.randn(2, 3), torch.tensor([0, 1]))

@@ -79,3 +79,11 @@ def test_get_axes_reuses_or_makes_axes():
     assert viz.get_axes(ax) is ax
     assert viz.get_axes(None, figsize=(3, 2)).figure.get_size_inches().tolist() == [3, 2]
     plt.close("all")
+
+
+def test_decision_boundary_colorbar_says_what_the_shading_is():
+    fig, ax = plt.subplots()
+    X, y = data.make_moons(20)
+    viz.plot_decision_boundary(lambda P: torch.sigmoid(P[:, 0]), X, y, ax=ax, colorbar="P(y = 1)")
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "P(y = 1)"
+    plt.close(fig)

@@ -118,3 +118,14 @@ def test_montage_layout():
     assert grid.shape == (5, 11)  # 2 rows of 2+1, 4 columns of 2+1, minus the trailing pad
     assert grid[0, 0] == 0.0 and grid[1, 1] == 1.0  # each map scaled to [0, 1]
     assert torch.isnan(grid[3, 6])  # empty slot after the 6th map
+
+
+def test_kernel_numbers_are_white_on_dark_cells_and_black_on_light_ones():
+    ax = vconv.plot_kernel(torch.tensor([[-2.0, 0.0, 2.0], [0.1, 0.0, -0.1], [1.0, 1.0, 1.0]]))
+    colors = [t.get_color() for t in ax.texts]
+    assert colors[0] == colors[2] == "white"  # the extremes of the colour map are dark
+    assert colors[1] == colors[3] == colors[4] == "black"  # near zero: white cells
+    ax = vconv.plot_kernel(torch.full((3, 3), 1 / 9))  # one value: all cells at the dark end
+    assert {t.get_color() for t in ax.texts} == {"white"}
+    ax = vconv.plot_grid_values(torch.tensor([[0.0, 1.0]]))
+    assert [t.get_color() for t in ax.texts] == ["black", "white"]  # Blues: 0 pale, the max mid-blue

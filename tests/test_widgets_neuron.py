@@ -78,3 +78,26 @@ def test_plot_bad_inputs_say_what_was_expected():
         nviz.plot_perceptron_boundary(np.zeros((4, 3)), np.zeros(4), np.zeros(3), 0.0)
     with pytest.raises(ValueError, match=r"\(N, features\)"):
         nviz.plot_hidden_representation(np.zeros(5), np.zeros(5))
+
+
+def test_part1_plots_label_their_axes_for_the_figure_lint():
+    from dlcourse.viz.lint import figure_problems
+
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([0, 1, 1, 0])
+    fig, axes = plt.subplots(1, 3)
+    nviz.plot_activation("tanh", ax=axes[0])
+    nviz.plot_hidden_representation(X, y, ax=axes[1], names=("$x_1$", "$x_2$"))
+    nviz.plot_perceptron_boundary(X, y, np.array([1.0, 1.0]), -0.5, ax=axes[2], legend=True)
+    assert figure_problems(fig) == []
+    assert axes[1].get_xlabel() == "$x_1$" and axes[2].get_legend() is not None
+    axes = nviz.plot_perceptron_history(X, y, [(np.zeros(2), 0.0)] * 3, max_panels=3)
+    assert figure_problems(axes[0].figure) == []
+    assert axes[0].get_ylabel() and not axes[1].get_ylabel()  # shared y axis, labelled once
+    assert nviz.plot_hidden_representation(np.random.default_rng(0).normal(size=(9, 4)),
+                                           np.arange(9) % 2).get_xlabel() == "PC 1"
+
+
+def test_threshold_legend_writes_the_sign_of_the_bias():
+    ax = nviz.plot_neuron_threshold(2.0, -3.0)
+    assert ax.get_lines()[0].get_label() == "sigmoid(2.0 x - 3.0)"

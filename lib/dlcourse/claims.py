@@ -20,7 +20,7 @@ class ClaimError(AssertionError):
     """A run contradicted a claim that the lesson's text makes."""
 
 
-def expect(condition, claim: str, **measured) -> bool:
+def expect(condition, claim: str, **measured) -> None:
     """Check that `condition` holds for the claim `claim`; print it with the `measured` numbers, or fail.
 
     `condition` is a bool (or a one-element tensor / numpy bool). With $DLCOURSE_CLAIMS_LOG set, each
@@ -37,7 +37,6 @@ def expect(condition, claim: str, **measured) -> bool:
                          + ". The text above is wrong for these settings: report it, with your SEED and "
                            "fast/full mode, or try the full run.")
     print(f"claim holds: {claim}" + (f" ({numbers})" if numbers else ""))
-    return True
 
 
 def _as_bool(condition, claim: str) -> bool:

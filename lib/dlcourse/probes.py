@@ -40,6 +40,37 @@ def layer_grad_norms(
     return norms
 
 
+def layer_signal_norms(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable | None = None
+) -> dict[str, tuple[float, float]]:
+    """(||input||, ||dLoss/doutput||) of every Linear/Conv layer, in forward order, for one batch.
+
+    A layer's weight gradient is built from these two: for a Linear layer dL/dW = delta^T a, with a
+    the input it received (forward signal) and delta = dL/d(its output) (backward signal).
+    """
+    loss_fn = loss_fn if loss_fn is not None else nn.functional.cross_entropy
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d)]
+    if not layers:
+        raise ValueError("model has no nn.Linear or nn.Conv layers whose signals could be probed")
+    inputs, outputs = {}, {}
+
+    def keep(name):
+        def hook(module, args, out):
+            inputs[name] = float(args[0].detach().norm())
+            out.register_hook(lambda g: outputs.__setitem__(name, float(g.norm())))
+        return hook
+
+    handles = [m.register_forward_hook(keep(n)) for n, m in layers]
+    try:
+        model.zero_grad(set_to_none=True)
+        loss_fn(model(X), y).backward()
+    finally:
+        for h in handles:
+            h.remove()
+        model.zero_grad(set_to_none=True)
+    return {n: (inputs[n], outputs[n]) for n, _ in layers}
+
+
 @torch.no_grad()
 def calibrate_batchnorm(model: nn.Module, X: torch.Tensor) -> nn.Module:
     """Set every BatchNorm's running statistics to those of batch `X`, then switch to eval mode.

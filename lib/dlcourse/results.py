@@ -33,7 +33,7 @@ def reference(lesson: str) -> dict | None:
                          f"`make course FULL=1` or restore it with git checkout") from err
 
 
-def report(lesson: str, **metrics: float | str) -> dict:
+def report(lesson: str, **metrics: float | str) -> None:
     """Print a lesson's headline numbers beside its full-run reference, and record them for the runner.
 
     `report("06", test_acc=0.87)`. The course runner sets $DLCOURSE_REPORT to a JSON path beside the
@@ -49,7 +49,6 @@ def report(lesson: str, **metrics: float | str) -> dict:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({**old, **clean}, indent=2, sort_keys=True))
     print(format_report(clean, reference(lesson)))
-    return clean
 
 
 def format_report(metrics: dict, ref: dict | None) -> str:

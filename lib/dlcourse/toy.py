@@ -36,11 +36,16 @@ def make_blobs(n: int, centers: int = 2, std: float = 0.6, seed: int = 0):
 
 
 def make_moons(n: int, noise: float = 0.1, seed: int = 0):
-    """Two interleaving half circles (not linearly separable); labels 0/1."""
+    """Two interleaving half circles (not linearly separable); labels 0/1, centred on the origin.
+
+    Class 0 is the upper arc (cos t, sin t); class 1 the lower arc (1 - cos t, 0.5 - sin t), whose
+    tips reach up into the opening of the first (as sklearn.datasets.make_moons draws them).
+    """
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 2
     t = torch.rand(n, generator=g) * torch.pi
-    X = torch.stack([t.cos() + y, t.sin() * (1 - 2 * y) - 0.5 * y + 0.25], 1)
+    sign = 1 - 2 * y  # +1 for class 0, -1 for class 1
+    X = torch.stack([sign * t.cos() + y - 0.5, sign * t.sin() + 0.5 * y - 0.25], 1)
     return X + noise * torch.randn(n, 2, generator=g), y
 
 

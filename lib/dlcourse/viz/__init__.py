@@ -142,8 +142,11 @@ def plot_top_losses(model, dataset, k: int = 8, ax=None):
 
 
 def plot_decision_boundary(predict_fn, X: torch.Tensor, y: torch.Tensor, ax=None,
-                           resolution: int = 200, margin: float = 0.5):
-    """Shade the plane by `predict_fn` (maps (M, 2) points to class indices or P(class 1)); scatter X."""
+                           resolution: int = 200, margin: float = 0.5, colorbar: str | None = None):
+    """Shade the plane by `predict_fn` (maps (M, 2) points to class indices or P(class 1)); scatter X.
+
+    `colorbar`: a label, e.g. "P(y = 1)", to add a colour bar that says what the shading means.
+    """
     X, y = torch.as_tensor(X).float(), torch.as_tensor(y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must be (N, 2) points in the plane, got {tuple(X.shape)}")
@@ -154,7 +157,10 @@ def plot_decision_boundary(predict_fn, X: torch.Tensor, y: torch.Tensor, ax=None
     with torch.no_grad():
         z = torch.as_tensor(predict_fn(torch.stack([gx.flatten(), gy.flatten()], 1))).float()
     ax = get_axes(ax, figsize=(4, 4))
-    ax.contourf(gx.numpy(), gy.numpy(), z.reshape(gx.shape).numpy(), levels=20, cmap="RdBu", alpha=0.4)
+    shading = ax.contourf(gx.numpy(), gy.numpy(), z.reshape(gx.shape).numpy(), levels=20, cmap="RdBu",
+                          alpha=0.4)
     ax.scatter(X[:, 0].numpy(), X[:, 1].numpy(), c=y.numpy(), cmap="RdBu", edgecolors="k", s=25)
+    if colorbar is not None:
+        ax.figure.colorbar(shading, ax=ax, label=colorbar)
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
     return ax

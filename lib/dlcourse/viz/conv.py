@@ -18,6 +18,12 @@ def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, float)
 
 
+def text_color(image, value: float) -> str:
+    """"white" or "black": whichever reads better on the cell colour of `value` in `image` (imshow)."""
+    r, g, b, _ = image.cmap(image.norm(value))
+    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"  # perceived brightness
+
+
 def plot_image(image: torch.Tensor, ax: Axes | None = None, title: str | None = None,
                cmap: str = "gray", symmetric: bool = False) -> Axes:
     """Show an (H, W) map or a (3, H, W) RGB image; symmetric=True centres the colormap on 0."""
@@ -42,9 +48,10 @@ def plot_grid_values(values: torch.Tensor, ax: Axes | None = None, title: str | 
     """Draw a small (H, W) matrix as a grid of numbered cells; `highlight` outlines cells in red."""
     ax = get_axes(ax, FIGSIZE)
     v = _np(values)
-    ax.imshow(v, cmap=cmap, vmin=min(v.min(), 0), vmax=max(v.max(), 1e-9) * 1.6)
+    im = ax.imshow(v, cmap=cmap, vmin=min(v.min(), 0), vmax=max(v.max(), 1e-9) * 1.6)
     for (i, j), value in np.ndenumerate(v):
-        ax.text(j, i, fmt.format(round(float(value), 3)), ha="center", va="center", fontsize=10)
+        ax.text(j, i, fmt.format(round(float(value), 3)), ha="center", va="center", fontsize=10,
+                color=text_color(im, value))
     for i, j in highlight:
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", lw=2.5))
     ax.set_xticks(np.arange(v.shape[1] + 1) - 0.5, minor=True)
@@ -61,9 +68,9 @@ def plot_kernel(kernel: torch.Tensor, ax: Axes | None = None, title: str | None 
     ax = get_axes(ax, FIGSIZE)
     k = _np(kernel)
     vmax = np.abs(k).max() or 1.0
-    ax.imshow(k, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    im = ax.imshow(k, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     for (i, j), value in np.ndenumerate(k):
-        ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=9)
+        ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=9, color=text_color(im, value))
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

@@ -30,7 +30,7 @@ def plot_activation(
         ax.plot(x, scratch.derivative(name, x), "--", label=f"{name}'")
     ax.axhline(0, color="0.8", lw=0.8, zorder=0)
     ax.axvline(0, color="0.8", lw=0.8, zorder=0)
-    ax.set(title=name, xlabel="x")
+    ax.set(title=name, xlabel="x", ylabel="s(x), s'(x)" if derivative else "s(x)")
     ax.legend(loc="upper left", fontsize=8)
     return ax
 
@@ -45,7 +45,8 @@ def plot_neuron_threshold(
     """Output o = s(w x + b) of a 1-input neuron, with its threshold x = -b / w marked."""
     ax = get_axes(ax, FIGSIZE)
     x = np.linspace(*x_range, 401)
-    ax.plot(x, scratch.activation(act)(w * x + b), label=f"{act}({w:.1f} x + {b:.1f})")
+    sign = "-" if b < 0 else "+"
+    ax.plot(x, scratch.activation(act)(w * x + b), label=f"{act}({w:.1f} x {sign} {abs(b):.1f})")
     if w != 0:
         t = -b / w + 0.0  # + 0.0 turns -0.0 into 0.0
         ax.axvline(t, color="tab:red", ls=":", label=f"threshold x = {t:.2f}")
@@ -61,6 +62,7 @@ def plot_perceptron_boundary(
     b: float,
     ax: Axes | None = None,
     title: str | None = None,
+    legend: bool = False,
 ) -> Axes:
     """2-D points coloured by class and the perceptron's line w . x + b = 0 (shaded side = 1)."""
     ax = get_axes(ax, (3.0, 3.0))
@@ -90,6 +92,8 @@ def plot_perceptron_boundary(
         ylabel="$x_2$",
         title=title or f"w=({w[0]:.1f}, {w[1]:.1f}), b={b:.1f}",
     )
+    if legend:  # the empty middle of the unit square is the one place that hides no point
+        ax.legend(loc="center", fontsize=7, framealpha=0.9, handletextpad=0.2, borderpad=0.3)
     return ax
 
 
@@ -103,25 +107,34 @@ def plot_perceptron_history(
     """One boundary panel per epoch snapshot (evenly thinned to max_panels); returns the Axes."""
     idx = np.unique(np.linspace(0, len(snapshots) - 1, min(max_panels, len(snapshots))).round().astype(int))
     if axes is None:
-        _, axes = plt.subplots(
-            1, len(idx), figsize=(2.6 * len(idx), 2.6), squeeze=False, constrained_layout=True
-        )
+        _, axes = plt.subplots(1, len(idx), figsize=(2.6 * len(idx), 2.8), squeeze=False,
+                               sharey=True, constrained_layout=True)
         axes = axes[0]
-    for ax, i in zip(axes, idx, strict=False):
+    for k, (ax, i) in enumerate(zip(axes, idx, strict=False)):
         w, b = snapshots[i]
-        plot_perceptron_boundary(X, y, w, b, ax=ax, title=f"epoch {i}")
-        ax.set(xlabel="", ylabel="")
+        plot_perceptron_boundary(X, y, w, b, ax=ax, title=f"epoch {i}", legend=k == 0)
+        if k and ax.get_shared_y_axes().joined(ax, axes[0]):
+            ax.set_ylabel("")  # the shared y axis is labelled once, on the first panel
     return axes
 
 
 def plot_hidden_representation(
-    H: np.ndarray, y: np.ndarray, ax: Axes | None = None, title: str = "hidden representation"
+    H: np.ndarray,
+    y: np.ndarray,
+    ax: Axes | None = None,
+    title: str = "hidden representation",
+    names: tuple[str, str] | None = None,
 ) -> Axes:
-    """Scatter of a representation H (N, k) coloured by y; k > 2 is projected on its top 2 PCs."""
+    """Scatter of a representation H (N, k) coloured by y; k > 2 is projected on its top 2 PCs.
+
+    `names` labels the two axes (default: "$h_1$", "$h_2$", or "PC 1", "PC 2" after projection).
+    """
     ax = get_axes(ax, (3.2, 3.0))
     H = np.asarray(H, dtype=float)
     if H.ndim != 2:
         raise ValueError(f"H must be (N, features), got shape {H.shape}.")
+    if names is None:
+        names = ("PC 1", "PC 2") if H.shape[1] > 2 else ("$h_1$", "$h_2$")
     if H.shape[1] > 2:
         Hc = H - H.mean(axis=0)
         _, _, Vt = np.linalg.svd(Hc, full_matrices=False)
@@ -132,11 +145,9 @@ def plot_hidden_representation(
     for label in np.unique(y):
         pts = H[np.asarray(y) == label]
         ax.scatter(pts[:, 0], pts[:, 1], s=size, color=CLASS_COLORS[int(label) % 4], label=f"y={int(label)}")
-    ax.set(title=title)
+    ax.set(title=title, xlabel=names[0], ylabel=names[1])
     ax.legend(fontsize=8)
     return ax
-
-
 
 
 def plot_weight_histograms(weights: Mapping[str, np.ndarray], bins: int = 60, ax: Axes | None = None) -> Axes:

@@ -7,10 +7,26 @@ import re
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
+from IPython import get_ipython
 
 from dlcourse import conv, pooling, shapes
 from dlcourse.viz import conv as vconv
+
+
+def _show(out: w.Output, text: str | None = None, fig=None) -> None:
+    """Replace what `out` shows by `text` and/or the figure `fig` (then closed).
+
+    The outputs are set directly rather than captured with `with out: display(...)`: capturing makes
+    headless runners (nbclient, papermill, nbgrader) mimic the Output widget from the client side,
+    which can leave a cell waiting forever.
+    """
+    out.outputs = ()
+    if text is not None:
+        out.append_stdout(text + "\n")
+    if fig is not None:
+        if get_ipython() is not None:  # plain python (tests): no display formatter to render with
+            out.append_display_data(fig)
+        plt.close(fig)
 
 # the lecture's pooling example
 WORKED_4X4 = torch.tensor([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
@@ -148,20 +164,17 @@ class ConvExplorer:
         return self.result
 
     def _draw(self) -> None:
-        self.out.clear_output(wait=True)
-        with self.out:
-            r = self.result
-            if r.get("error"):
-                print(r["error"])
-                return
-            fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
-            vconv.plot_image(r["image"], axes[0], title=f"input {tuple(r['image'].shape)}")
-            vconv.plot_kernel(r["kernel"], axes[1], title="kernel")
-            if r["output"] is not None:
-                vconv.plot_image(r["output"], axes[2], title=f"output {r['out_shape']}")
-            fig.suptitle(r["formula"])
-            display(fig)
-            plt.close(fig)
+        r = self.result
+        if r.get("error"):
+            _show(self.out, text=r["error"])
+            return
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+        vconv.plot_image(r["image"], axes[0], title=f"input {tuple(r['image'].shape)}")
+        vconv.plot_kernel(r["kernel"], axes[1], title="kernel")
+        if r["output"] is not None:
+            vconv.plot_image(r["output"], axes[2], title=f"output {r['out_shape']}")
+        fig.suptitle(r["formula"])
+        _show(self.out, fig=fig)
 
 
 class PoolExplorer:
@@ -197,22 +210,19 @@ class PoolExplorer:
         return self.result
 
     def _draw(self) -> None:
-        self.out.clear_output(wait=True)
-        with self.out:
-            r, small = self.result, self.result["input"].shape[0] <= 8
-            fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-            if small:
-                vconv.plot_grid_values(r["input"], axes[0], "input (red: max)", r["winners"])
-            else:
-                vconv.plot_image(r["input"], axes[0], "input")
-            if r["output"] is not None and small:
-                vconv.plot_grid_values(r["output"], axes[1], f"{self.mode.value} pool")
-            elif r["output"] is not None:
-                vconv.plot_image(r["output"], axes[1], f"{self.mode.value} pool "
-                                 f"{tuple(r['output'].shape)}")
-            fig.suptitle(r["formula"])
-            display(fig)
-            plt.close(fig)
+        r, small = self.result, self.result["input"].shape[0] <= 8
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+        if small:
+            vconv.plot_grid_values(r["input"], axes[0], "input (red: max)", r["winners"])
+        else:
+            vconv.plot_image(r["input"], axes[0], "input")
+        if r["output"] is not None and small:
+            vconv.plot_grid_values(r["output"], axes[1], f"{self.mode.value} pool")
+        elif r["output"] is not None:
+            vconv.plot_image(r["output"], axes[1], f"{self.mode.value} pool "
+                             f"{tuple(r['output'].shape)}")
+        fig.suptitle(r["formula"])
+        _show(self.out, fig=fig)
 
 
 class ReceptiveFieldExplorer:
@@ -235,14 +245,11 @@ class ReceptiveFieldExplorer:
             self.result["error"] = None
         except ValueError as err:
             self.result = dict(error=str(err), rows=[], table="")
-        self.out.clear_output(wait=True)
-        with self.out:
-            print(self.result["error"] or self.result["table"])
-            if self.result["rows"]:
-                fig, ax = plt.subplots(figsize=(6, 3))
-                vconv.plot_receptive_field(self.result["rows"], ax)
-                display(fig)
-                plt.close(fig)
+        fig = None
+        if self.result["rows"]:
+            fig, ax = plt.subplots(figsize=(6, 3))
+            vconv.plot_receptive_field(self.result["rows"], ax)
+        _show(self.out, text=self.result["error"] or self.result["table"], fig=fig)
         return self.result
 
 

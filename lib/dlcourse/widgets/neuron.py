@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython import get_ipython
-from IPython.display import clear_output, display
+from IPython.display import display
 from matplotlib.axes import Axes
 
 from dlcourse import scratch
@@ -35,12 +35,16 @@ class _Explorer:
         self.update()
 
     def _show(self) -> None:
-        """Put the redrawn figure into the Output area (a no-op outside a notebook)."""
+        """Put the redrawn figure into the Output area (a no-op outside a notebook).
+
+        The figure replaces the Output's contents directly instead of being captured with
+        `with self.out: display(...)`: capturing makes headless runners (nbclient, papermill)
+        mimic the Output widget from the client side, which can leave a cell waiting forever.
+        """
         if get_ipython() is None:  # plain python (tests): nothing to display into
             return
-        with self.out:
-            clear_output(wait=True)
-            display(self.fig)
+        self.out.outputs = ()
+        self.out.append_display_data(self.fig)
 
     def update(self, change: dict | None = None) -> Axes:
         """Redraw from the current control values; returns the Axes drawn on."""
