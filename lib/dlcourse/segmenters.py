@@ -28,7 +28,7 @@ from dlcourse import config, metrics, scenes
 from dlcourse.models import segmentation as seg_models
 from dlcourse.serialize import load_checkpoint, sha256_file
 
-MASKRCNN = "scenes_maskrcnn"  # lesson 12's checkpoint name in dlcourse.checkpoints.REGISTRY
+MASKRCNN = "scenes_maskrcnn"  # lesson 12's shipped Mask R-CNN (dlcourse.detectors.load_scenes_detector)
 
 
 def normalize(X: torch.Tensor) -> torch.Tensor:
@@ -143,7 +143,7 @@ REGISTRY: dict[str, SegmenterSpec] = {spec.name: spec for spec in (
 )}
 
 # How the shipped segmenters were trained (full) and the notebook's fast stand-in.
-RECIPE = dict(num_train=6000, num_test=1000, num_epochs=6, batch_size=32, lr=3e-3, weight_decay=1e-4)
+RECIPE = dict(num_train=1600, num_test=500, num_epochs=3, batch_size=16, lr=3e-3, weight_decay=1e-4)
 FAST_RECIPE = dict(num_train=128, num_test=200, num_epochs=2, batch_size=32, lr=3e-3, weight_decay=1e-4)
 
 
@@ -221,17 +221,16 @@ def verify(name: str) -> str:
     return actual
 
 
-def load_maskrcnn(name: str = MASKRCNN) -> nn.Module | None:
-    """Lesson 12's Mask R-CNN for the scenes (eval mode), or None with a message when it is absent.
-
-    Expects `dlcourse.checkpoints.REGISTRY[name]` (a torchvision MaskRCNN whose factory takes no
-    arguments, trained on the scenes: images (1, H, W) in [0, 1], labels 1..10) and its file in
-    data/checkpoints/; `checkpoints.load_pretrained` verifies and loads it.
-    """
-    from dlcourse import checkpoints
-
-    if name not in checkpoints.REGISTRY or not checkpoints.get_spec(name).path.exists():
-        print(f"Mask R-CNN checkpoint {name!r} not found (lesson 12 trains and ships it as "
-              f"data/checkpoints/{name}.pt): skipping its instance masks; the rest of the lesson runs.")
+def load_maskrcnn() -> nn.Module | None:
+    """Lesson 12's shipped Mask R-CNN for the scenes (eval mode, checksum verified), or None with a
+    message when lesson 12's `dlcourse.detectors` or its checkpoint data/checkpoints/scenes_maskrcnn.pt
+    is absent. It takes scene images (1, H, W) in [0, 1] and returns torchvision's output dicts."""
+    try:
+        from dlcourse import detectors
+    except ImportError:
+        detectors = None
+    if detectors is None or not detectors.shipped_path().exists():
+        print(f"Mask R-CNN checkpoint {MASKRCNN!r} not found (lesson 12 trains and ships it as "
+              f"data/checkpoints/{MASKRCNN}.pt): skipping its instance masks; the rest of the lesson runs.")
         return None
-    return checkpoints.load_pretrained(name, train_if_missing=False).eval()
+    return detectors.load_scenes_detector()
