@@ -138,8 +138,8 @@ REGISTRY: dict[str, SegmenterSpec] = {spec.name: spec for spec in (
                   "FCN-8s, width 16, trained on Fashion-MNIST scenes"),
     SegmenterSpec("scenes_unet", "", seg_models.unet, {"width": 16, "depth": 3},
                   "U-Net, width 16, depth 3, trained on Fashion-MNIST scenes"),
-    SegmenterSpec("scenes_hourglass", "", seg_models.hourglass, {"width": 64, "depth": 3},
-                  "one-stack hourglass, width 64, depth 3, trained on Fashion-MNIST scenes"),
+    SegmenterSpec("scenes_hourglass", "", seg_models.hourglass, {"width": 32, "depth": 3},
+                  "one-stack hourglass, width 32, depth 3, trained on Fashion-MNIST scenes"),
 )}
 
 # How the shipped segmenters were trained (full) and the notebook's fast stand-in.
