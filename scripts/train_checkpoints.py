@@ -164,6 +164,8 @@ def _sigterm_as_interrupt(number, frame) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Train the requested checkpoints one after the other."""
+    if "--segmenters" in (argv if argv is not None else sys.argv[1:]):
+        return build_segmenters(argv)  # lesson 13: their own registry and recipe (see below)
     args = parse_args(argv)
     threads = os.environ.get("OMP_NUM_THREADS")
     command = " ".join(([f"OMP_NUM_THREADS={threads}"] if threads else [])
@@ -178,6 +180,65 @@ def main(argv: list[str] | None = None) -> None:
                   f"{checkpoints.CHECKPOINT_DIR} are unchanged); run the same command again",
                   file=sys.stderr, flush=True)
             sys.exit(INTERRUPTED)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lesson 13: the segmenters (dlcourse.segmenters.REGISTRY), trained on Fashion-MNIST scenes
+#     DLCOURSE_FAST=0 OMP_NUM_THREADS=2 python scripts/train_checkpoints.py --segmenters [--only scenes_unet]
+# ---------------------------------------------------------------------------------------------------
+
+
+def build_segmenters(argv: list[str] | None = None) -> None:
+    """Train segmenters with `segmenters.train_segmenter`; write .pt, .sha256 and .log for each."""
+    from dlcourse import segmenters
+    from dlcourse.serialize import save_checkpoint
+
+    argv = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--segmenters"]
+    parser = argparse.ArgumentParser(description="train the lesson-13 segmenters")
+    parser.add_argument("--only", action="append", choices=sorted(segmenters.REGISTRY))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = " ".join(([f"OMP_NUM_THREADS={threads}"] if threads else [])
+                       + ["python", "scripts/train_checkpoints.py", "--segmenters"] + argv)
+    for name in args.only or sorted(segmenters.REGISTRY):
+        spec = segmenters.get_spec(name)
+        print(f"training {name}: {spec.description}", flush=True)
+        load_before = os.getloadavg()[0]
+        try:
+            model, facts = segmenters.train_segmenter(name, fast=False, seed=args.seed, device=args.device,
+                                                      progress=True)
+        except KeyboardInterrupt:
+            print(f"interrupted while training {name}: nothing was saved for it", file=sys.stderr, flush=True)
+            sys.exit(INTERRUPTED)
+        if "subset" in facts["articles"]:
+            sys.exit(f"{name} was trained on scenes of the bundled subset, not the full Fashion-MNIST: set "
+                     "DLCOURSE_FAST=0 (auto mode is fast without a GPU) and check DLCOURSE_DATA")
+        sha = save_checkpoint(spec.path, model, name=name, **facts, torch_version=str(torch.__version__))
+        spec.path.with_suffix(".sha256").write_text(f"{sha}  {spec.path.name}\n")
+        log = [
+            f"# {name}: {spec.description}",
+            f"command: {command}",
+            f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+            f"versions: python {platform.python_version()}, torch {torch.__version__}",
+            f"device: {facts['device']} ({platform.processor() or platform.machine()}), "
+            f"OMP_NUM_THREADS={threads or 'unset'}, torch threads={facts['threads']}",
+            f"data: {facts['num_train']} training scenes (train articles, {facts['articles']}), "
+            f"{facts['num_test']} test scenes (test articles), 96x96, 1-5 articles, seed {facts['seed']}",
+            f"recipe: {spec.factory.__name__}({spec.kwargs}), segmenters.RECIPE {segmenters.RECIPE}, AdamW, "
+            "one-cycle, random horizontal flips, per-pixel cross-entropy",
+            f"measured training time: {facts['train_seconds']:.0f} s wall, {facts['cpu_seconds']:.0f} s CPU "
+            f"(load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after, "
+            f"{os.cpu_count()} cores)",
+            f"measured on the test scenes: pixel accuracy {facts['test_pixel_acc']:.4f}, "
+            f"mean IoU {facts['test_miou']:.4f}",
+            f"parameters: {sum(p.numel() for p in model.parameters())}, "
+            f"file size: {spec.path.stat().st_size} bytes",
+            f"sha256: {sha}",
+        ]
+        spec.path.with_suffix(".log").write_text("\n".join(log) + "\n")
+        print("\n".join(log), flush=True)
 
 
 if __name__ == "__main__":

@@ -327,3 +327,32 @@ def _check_positive(**values: int) -> None:
     for name, v in values.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Transposed convolution (lesson 13)
+# ---------------------------------------------------------------------------------------------------
+
+
+def conv_transpose_output_size(N: int, F: int, P: int = 0, S: int = 1, output_padding: int = 0,
+                               D: int = 1) -> int:
+    """Output length (N - 1)*S - 2P + D*(F - 1) + output_padding + 1 of a transposed convolution.
+
+    The inverse of `conv_output_size`: a convolution with (F, P, S, D) maps this size back to N.
+    Several sizes map to the same N when S > 1 (the convolution floors), so `output_padding` (less
+    than S or D, as torch requires) picks which one, e.g. 7 or 8 from N=4, F=3, P=1, S=2.
+    """
+    _check_positive(N=N, F=F, S=S, D=D)
+    for name, v in (("padding P", P), ("output_padding", output_padding)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+    if output_padding >= max(S, D):
+        raise ValueError(f"output_padding={output_padding} must be smaller than the stride S={S} or the "
+                         f"dilation D={D}: it only chooses among the {max(S, D)} sizes a strided "
+                         "convolution maps to the same N")
+    out = (N - 1) * S - 2 * P + D * (F - 1) + output_padding + 1
+    if out < 1:
+        most = ((N - 1) * S + D * (F - 1) + output_padding) // 2
+        raise ValueError(f"padding P={P} crops everything: (N-1)*S - 2P + D*(F-1) + output_padding + 1 = "
+                         f"{out}; use a padding of at most {most}")
+    return out
