@@ -7,7 +7,6 @@ Metrics are summed on the device and read once per epoch, so the GPU never waits
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from torch import nn
 from dlcourse.callbacks import EMA, BestWeights, Callback, TrainState
 from dlcourse.config import get_device
 from dlcourse.lr_finder import LRFinderResult, lr_find  # noqa: F401  (part of this module's API)
+from dlcourse.progress import Progress as _Progress
 from dlcourse.serialize import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
 
 
@@ -300,34 +300,3 @@ def _emit(callbacks: list[Callback], hook: str, state: TrainState) -> None:
     for cb in callbacks:
         getattr(cb, hook)(state)
 
-
-class _Progress:
-    """tqdm.auto bars (widgets in JupyterLab), or one printed line per epoch, or nothing."""
-
-    def __init__(self, enabled: bool, num_epochs: int, steps: int):
-        mode = os.environ.get("DLCOURSE_PROGRESS", "bars") if enabled else "off"
-        self.mode, self.num_epochs, self.steps = mode, num_epochs, steps
-        self.epochs = self.batches = None
-        if mode == "bars":
-            from tqdm.auto import tqdm
-
-            self.epochs = tqdm(total=num_epochs, desc="epochs", unit="epoch")
-            self.batches = tqdm(total=steps, desc="batches", unit="batch", leave=False)
-
-    def batch_done(self) -> None:
-        if self.batches is not None:
-            self.batches.update()
-
-    def epoch_done(self, row: dict) -> None:
-        text = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float))
-        if self.mode == "lines":
-            print(f"epoch {row['epoch']}/{self.num_epochs}  {text}", flush=True)
-        elif self.epochs is not None:
-            self.epochs.set_postfix_str(text, refresh=False)
-            self.epochs.update()
-            self.batches.reset()
-
-    def close(self) -> None:
-        for bar in (self.batches, self.epochs):
-            if bar is not None:
-                bar.close()
