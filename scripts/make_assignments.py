@@ -224,7 +224,7 @@ def nbgrader(args: list[str], course: Path, env: dict | None = None, echo: bool 
 def isolated_env(home: Path) -> dict:
     """This environment with Jupyter's and IPython's user folders in `home` (no personal config read),
     this checkout's lib/ first on the path, and no DLCOURSE_* mode settings (nbgrader_config.py's
-    defaults apply, as for an instructor)."""
+    defaults apply, as for an instructor); this interpreter's scripts first on PATH."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("DLCOURSE_FAST", "DLCOURSE_PROGRESS", "DLCOURSE_LINT_FIGURES", "DLCOURSE_THREADS")}
     for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter/config"), ("JUPYTER_DATA_DIR", "jupyter/data"),
@@ -232,6 +232,8 @@ def isolated_env(home: Path) -> dict:
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lib"), *filter(None, [env.get("PYTHONPATH")])])
+    # nbgrader runs console scripts (`alembic`) by name: find this interpreter's, activated or not
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *filter(None, [env.get("PATH")])])
     return env
 
 
