@@ -112,4 +112,5 @@ def _discard(bar) -> None:
         container.layout.display = "none"
     bar.close()
     if container is not None:
-        container.close()
+        for widget in (*container.children, container):  # their models too: nothing left to leak
+            widget.close()

@@ -30,7 +30,8 @@ class _Explorer:
         plt.close(self.fig)  # keep the inline backend from drawing it a second time
         self.out = widgets.Output()
         for control in controls:
-            control.observe(self.update, names="value")
+            if not isinstance(control, widgets.Label):  # a label is output: observing it redraws twice
+                control.observe(self.update, names="value")
         self.ui = ExplorerBox([control_row(controls), self.out])
         self.update()
 
