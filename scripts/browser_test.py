@@ -48,9 +48,14 @@ const cells = panel.content.widgets.filter(c => c.model.type === 'code').map(c =
     count: c.model.executionCount, running: c.model.executionState === 'running',
     outputs: c.model.outputs.toJSON().map(o => ({type: o.output_type, name: o.ename || o.name || '',
         text: String(o.evalue || o.text || ''), mimes: Object.keys(o.data || {})}))}));
-return {ready: panel.context.isReady && panel.content.widgets.length > 0, dirty: panel.model.dirty,
+return {path: panel.context.path, dirty: panel.model.dirty,
+        ready: panel.context.isReady && panel.content.widgets.length > 0,
         kernel: kernel ? kernel.status : 'none', cells: cells};
 """
+CLOSE_JS = """
+const done = arguments[arguments.length - 1], panel = window.jupyterapp.shell.currentWidget;
+panel.sessionContext.shutdown().then(() => { panel.dispose(); done(); }, done);
+"""  # stop the kernel and close the tab without a dialog: one kernel at a time
 PAGE_JS = """
 const nb = window.jupyterapp.shell.currentWidget.content.node, visible = e => e.offsetParent !== null;
 const rect = e => e.getBoundingClientRect();
@@ -195,8 +200,9 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
     problems, stem = [], nb.stem
     start = time.monotonic()
     browser.get(lab.url(f"lab/tree/{nb.name}"))
-    state = wait_for(browser, lambda b: (s := b.execute_script(STATE_JS)) and s["ready"]
-                     and s["kernel"] == "idle" and s, LOAD_TIMEOUT, f"{nb.name} to open with an idle kernel")
+    state = wait_for(browser, lambda b: (s := b.execute_script(STATE_JS)) and s["path"] == nb.name
+                     and s["ready"] and s["kernel"] == "idle" and s, LOAD_TIMEOUT,
+                     f"{nb.name} to open with an idle kernel")
     loaded = time.monotonic() - start
     if state["dirty"]:
         problems.append("marked modified as soon as it opened (kernelspec metadata?)")
@@ -221,6 +227,7 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
     browser.save_screenshot(str(SHOTS / f"{stem}_page.png"))
     problems += move_sliders(browser, stem)
     shoot_progress(browser, stem)
+    browser.execute_async_script(CLOSE_JS)
     return problems, dict(load=loaded, run=ran)
 
 
@@ -308,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                     problems, seconds = [f"{type(err).__name__}: {err}"], dict(load=0, run=0)
                     browser.save_screenshot(str(SHOTS / f"{nb.stem}_failed.png"))
                 status = "ok" if not problems else "FAILED"
-                print(f"{nb.stem:40s} load {seconds['load']:5.1f} s  run {seconds['run']:6.1f} s  {status}")
+                print(f"{nb.stem:40s} load {seconds['load']:5.1f} s  run {seconds['run']:6.1f} s  {status}",
+                      flush=True)
                 for problem in problems:
                     print(f"    - {problem}")
                 failures += bool(problems)

@@ -34,6 +34,15 @@ def test_format_epoch_prints_every_float_whole():
                     "seconds 1.5000")
 
 
+def test_format_epoch_breaks_only_between_metrics():
+    text = progress.format_epoch(ROW, num_epochs=5, width=40)
+    lines = text.splitlines()
+    assert lines == ["epoch 2/5  train_loss 0.4321", "    train_acc 0.8765  lr 0.0100",
+                     "    val_acc 0.8075  seconds 1.5000"]
+    assert " ".join(text.split()) == " ".join(progress.format_epoch(ROW, 5).split())
+    assert progress.format_epoch(ROW, 5, width=10).splitlines()[1] == "    train_loss 0.4321"
+
+
 def test_lines_mode_prints_one_line_per_epoch_and_off_prints_nothing(monkeypatch, capsys):
     monkeypatch.setenv("DLCOURSE_PROGRESS", "lines")
     bars = progress.Progress(True, num_epochs=3, steps=4)
@@ -89,6 +98,8 @@ def test_notebook_batches_bar_leaves_nothing_and_epochs_bar_stays(notebook_bars,
         bars.batch_done()
     if finished_batches == 3:
         bars.epoch_done(ROW)
+        printed = capsys.readouterr().out
+        assert "epoch 2/2  train_loss 0.4321  train_acc 0.8765  lr 0.0100\n    val_acc" in printed
     bars.close()
     assert batches.layout.display == "none" and batches.comm is None  # hidden and its view gone
     assert epochs.layout.display != "none" and epochs.comm is not None

@@ -21,6 +21,8 @@ MODES = {
     "lines": "one printed line of metrics per epoch (CI, papermill, log files)",
     "off": "no progress output at all",
 }
+LINE_WIDTH = 64  # the metric lines under notebook bars: fit a 1024 px window with the file browser open
+WRAP_INDENT = 4
 BAR_MIN_WIDTH = "120px"  # a notebook bar never shrinks below this; its counts wrap under it instead
 
 
@@ -41,10 +43,23 @@ def progress_mode(enabled: bool = True) -> str:
     return mode if enabled else "off"
 
 
-def format_epoch(row: dict, num_epochs: int) -> str:
-    """One epoch's metrics as a line: 'epoch 2/5  train_loss 0.4321  train_acc 0.8765  ...'."""
-    text = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float))
-    return f"epoch {row['epoch']}/{num_epochs}  {text}"
+def format_epoch(row: dict, num_epochs: int, width: int | None = None) -> str:
+    """One epoch's metrics as a line: 'epoch 2/5  train_loss 0.4321  train_acc 0.8765  ...'.
+
+    With `width`, the line is broken between metrics (never inside a name or number) into lines of
+    at most `width` characters, the later ones indented: a notebook wraps long output anywhere.
+    """
+    items = [f"epoch {row['epoch']}/{num_epochs}"]
+    items += [f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float)]
+    if width is None:
+        return "  ".join(items)
+    lines = [items[0]]
+    for item in items[1:]:
+        if len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += "  " + item
+        else:
+            lines.append(" " * WRAP_INDENT + item)
+    return "\n".join(lines)
 
 
 class Progress:
@@ -74,6 +89,8 @@ class Progress:
             print(line, flush=True)
             return
         self.epochs.update()
+        if hasattr(self.epochs, "container"):  # a notebook: break the line between metrics
+            line = format_epoch(row, self.num_epochs, LINE_WIDTH)
         self.epochs.write(line)  # tqdm.write: above a terminal's bars; under a notebook's bars
 
     def close(self) -> None:
