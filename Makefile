@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 FAST_ENV := DLCOURSE_FAST=1 DLCOURSE_PROGRESS=lines OMP_NUM_THREADS=1 MPLBACKEND=Agg DLCOURSE_LINT_FIGURES=1
 
-.PHONY: test unit notebooks course claims lab bench lint strip clean assignments browser-test
+.PHONY: test test-gpu unit notebooks course claims lab bench lint strip clean assignments browser-test
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: $(VENV)/.installed  ## unit tests of lib/ and every notebook under nbval, fast mode, 2 workers
 	$(FAST_ENV) $(PY) -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks
+
+test-gpu: $(VENV)/.installed  ## on a CUDA machine: fit (bf16, channels_last, compile), loader, checkpoints on cpu and cuda
+	$(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'make test-gpu needs a CUDA GPU')"
+	DLCOURSE_PROGRESS=lines MPLBACKEND=Agg $(PY) -m pytest -v tests/test_devices.py
 
 unit: $(VENV)/.installed  ## unit tests only
 	$(FAST_ENV) $(PY) -m pytest -n 2 tests

@@ -99,3 +99,66 @@ def test_bad_inputs_raise_helpful_errors():
         Value(-1.0).log()
     with pytest.raises(ValueError, match="at least one"):
         softmax([])
+
+
+@pytest.mark.parametrize("exponent", [0, 0.5, 1, 1.5, 2, 3])
+def test_powers_at_zero_match_torch(exponent):
+    x = Value(0.0)
+    y = x**exponent
+    y.backward()
+    t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (t**exponent).backward()
+    assert y.data == (t**exponent).item() and x.grad == t.grad.item()  # 0**0 -> 0, **0.5 -> inf
+
+
+def test_relu_slope_at_zero_is_zero_like_torch():
+    x = Value(0.0)
+    x.relu().backward()
+    t = torch.tensor(0.0, requires_grad=True)
+    torch.relu(t).backward()
+    assert x.grad == t.grad.item() == 0.0
+
+
+def test_division_by_zero_and_undefined_powers_say_so():
+    with pytest.raises(ZeroDivisionError, match="division by zero: 1 / 0 .*epsilon"):
+        Value(1.0) / Value(0.0)
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        2.0 / Value(0.0)
+    with pytest.raises(ZeroDivisionError, match=r"0 \*\* -1 divides by zero"):
+        Value(0.0) ** -1
+    with pytest.raises(ValueError, match="not a real number"):
+        Value(-4.0) ** 0.5
+    assert (Value(-2.0) ** 3).data == -8.0
+    with pytest.raises(TypeError, match="constant"):
+        Value(2.0) ** True
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "rsub", "rdiv", "neg", "pow"])
+def test_each_binary_and_unary_op_against_torch(op):
+    ops = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+           "div": lambda a, b: a / b, "rsub": lambda a, b: 2.5 - b * a, "rdiv": lambda a, b: 3.0 / b + a,
+           "neg": lambda a, b: -a * b, "pow": lambda a, b: (a * b) ** 3}
+    mg = [Value(1.3), Value(-0.7)]
+    out = ops[op](*mg)
+    out.backward()
+    pt = [torch.tensor(v.data, dtype=torch.float64, requires_grad=True) for v in mg]
+    ref = ops[op](*pt)
+    ref.backward()
+    assert out.data == pytest.approx(ref.item(), rel=1e-12)
+    assert [v.grad for v in mg] == pytest.approx([t.grad.item() for t in pt], rel=1e-12)
+
+
+def test_graph_table_lists_values_and_grads():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b
+    c.label = "c"
+    c.backward()
+    lines = graph_table(c)
+    assert sorted(lines[:2]) == ["     a = leaf               data=+2.0000 grad=-3.0000",
+                                 "     b = leaf               data=-3.0000 grad=+2.0000"]
+    assert lines[2] == "     c = *(a, b)            data=-6.0000 grad=+1.0000"
+    d = c * c + 1.0  # an unnamed constant is named by its value, unnamed results n<i>
+    d.backward()
+    last = graph_table(d)[-1].split()
+    assert last[:2] == ["n5", "="] and last[2].startswith("+(n") and last[3] == "1)"
+    assert "data=+37.0000" in graph_table(d)[-1]

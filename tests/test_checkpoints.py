@@ -105,5 +105,6 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_no_recorded_checksum_is_an_error(scratch_registry):
     checkpoints.save_pretrained("toy", checkpoints.course_cnn(num_classes=3))
+    scratch_registry.path.with_suffix(".sha256").unlink()  # neither the registry nor a sidecar
     with pytest.raises(checkpoints.ChecksumError, match="no recorded SHA-256"):
         checkpoints.load_pretrained("toy")

@@ -108,3 +108,21 @@ def test_same_seed_same_numbers_whatever_the_thread_count(monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert all(torch.equal(a, b) for a, b in zip(*results))
+
+
+def test_resolve_device_refuses_what_this_machine_lacks(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert config.resolve_device(None) == torch.device("cpu") == config.resolve_device("cpu")
+    assert config.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="device='cuda' but this machine has no usable CUDA GPU"):
+        config.resolve_device("cuda")
+    with pytest.raises(ValueError, match="device='mps' but Apple's MPS is not available"):
+        config.resolve_device("mps")
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda'"):
+        config.resolve_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert config.resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(ValueError, match="has only 1 CUDA GPU"):
+        config.resolve_device("cuda:1")

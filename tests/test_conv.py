@@ -142,6 +142,21 @@ def test_filter_image_same_padding_and_channels():
         conv.make_pattern("spiral")
 
 
+def test_filter_image_with_dilation_keeps_the_size_and_matches_torch():
+    image, kernel = conv.sample_image(20), torch.randn(3, 5)
+    out = conv.filter_image(image, kernel, dilation=2)
+    want = F.conv2d(image[None, None], kernel[None, None], padding=(2, 4), dilation=2)[0, 0]
+    assert out.shape == (20, 20)
+    torch.testing.assert_close(out, want)
+
+
+def test_sample_image_grey_is_the_itu_601_luma_of_the_colour_image():
+    rgb, grey = conv.sample_image(24, gray=False), conv.sample_image(24)
+    assert rgb.shape == (3, 24, 24) and grey.shape == (24, 24)
+    torch.testing.assert_close(grey, 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+    assert conv.sample_image(None).shape == (512, 512)
+
+
 def test_translation_equivariance():
     image = torch.zeros(12, 12)
     image[3:6, 2:7] = torch.randn(3, 5)
@@ -159,3 +174,16 @@ def test_conv2d_golden_value():
     assert y.shape == (1, 1, 3, 3)
     golden = torch.tensor([-2.928068, -0.648750, 3.909662])  # seeded values, computed once
     assert torch.allclose(y.flatten()[:3], golden, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(stride=1.5), "stride must be a whole number >= 1 or a pair of them, like 2 or \\(2, 1\\); got 1.5"),
+    (dict(stride=(1, 2.0)), "stride must be"), (dict(stride=0), "stride must be"),
+    (dict(padding=-1), "padding must be a whole number >= 0"), (dict(dilation=True), "dilation"),
+    (dict(stride=(1, 1, 1)), "stride must be"), (dict(padding="same"), "padding must be"),
+])
+def test_conv_arguments_must_be_whole_numbers(kwargs, match):
+    x, w = torch.randn(1, 1, 7, 7), torch.randn(1, 1, 3, 3)
+    for method in ("naive", "im2col", "torch"):
+        with pytest.raises(ValueError, match=match):
+            conv.conv2d(x, w, method=method, **kwargs)

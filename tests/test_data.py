@@ -1,7 +1,10 @@
 """dlcourse.data: finding Fashion-MNIST offline, checksums, toy data, and the two loaders."""
 
 import gzip
+import hashlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,16 +18,23 @@ def write_idx(path, array):
     path.write_bytes(gzip.compress(header + array.numpy().tobytes()))
 
 
+def idx_bytes(array):
+    return bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape) \
+        + array.numpy().tobytes()
+
+
 @pytest.fixture
 def fake_full(tmp_path, monkeypatch):
     """A folder laid out like the official data set, with its checksums registered."""
     X = torch.randint(0, 256, (30, 28, 28), dtype=torch.uint8)
     y = torch.arange(30, dtype=torch.uint8) % 10
+    sums = {}
     for split in ("train", "test"):
         images, labels = data.FILES[split]
-        write_idx(tmp_path / f"{images}.gz", X)
-        write_idx(tmp_path / f"{labels}.gz", y)
-    monkeypatch.setattr(data, "FULL_SHA256", {})  # synthetic files: no official checksum
+        for stem, array in ((images, X), (labels, y)):
+            write_idx(tmp_path / f"{stem}.gz", array)
+            sums[stem] = hashlib.sha256(idx_bytes(array)).hexdigest()
+    monkeypatch.setattr(data, "FULL_SHA256", sums)  # synthetic files: their own checksums
     return tmp_path
 
 
@@ -58,7 +68,8 @@ def test_explicit_root_is_used(fake_full):
     assert len(ds) == 30 and ds.source == str(fake_full)
 
 
-def test_env_root_is_used(fake_full, monkeypatch):
+def test_env_root_is_used_in_full_mode(fake_full, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_FAST", "0")
     monkeypatch.setenv("DLCOURSE_DATA", str(fake_full))
     assert data.load_fashion_mnist("test", verbose=False).source == str(fake_full)
 
@@ -203,8 +214,216 @@ def test_augmentation_flips_and_shifts_on_device():
 def test_tensor_loader_rejects_bad_settings():
     with pytest.raises(ValueError, match="augment must be None, 'flip' or 'flip_translate'"):
         data.TensorLoader(small_set(), augment="rotate")
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
         data.TensorLoader(small_set(), batch_size=0)
+
+
+# ------------------------------------------------------------------ fast mode, DLCOURSE_DATA, setup
+def test_fast_mode_ignores_DLCOURSE_DATA_and_says_so(fake_full, monkeypatch, capsys):
+    monkeypatch.setenv("DLCOURSE_FAST", "1")
+    monkeypatch.setenv("DLCOURSE_DATA", str(fake_full))
+    ds = data.load_fashion_mnist("test")
+    assert len(ds) == 2000 and "bundled subset" in ds.source
+    assert f"DLCOURSE_DATA={fake_full} is not used" in capsys.readouterr().out
+
+
+def test_an_explicit_root_is_used_even_in_fast_mode(fake_full, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_FAST", "1")
+    assert data.load_fashion_mnist("test", root=fake_full, verbose=False).source == str(fake_full)
+
+
+def test_the_mode_chosen_by_setup_decides_the_data(fake_full, monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("DLCOURSE_DATA", str(fake_full))
+    try:
+        monkeypatch.setenv("DLCOURSE_FAST", "1")
+        config.setup(False, 0)  # the notebook's FAST = False wins over the environment
+        assert data.load_fashion_mnist("test", verbose=False).source == str(fake_full)
+        monkeypatch.setenv("DLCOURSE_FAST", "0")
+        config.setup(True, 0)
+        assert "bundled subset" in data.load_fashion_mnist("test", verbose=False).source
+    finally:
+        config.RUN.clear()
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_DLCOURSE_DATA_counts_as_unset(nowhere, monkeypatch, value, tmp_path):
+    monkeypatch.setenv("DLCOURSE_DATA", value)
+    monkeypatch.chdir(tmp_path)  # an empty root must not mean "the current folder"
+    assert "bundled subset" in data.load_fashion_mnist("test", verbose=False).source
+
+
+# ----------------------------------------------------------------------- SHA256SUMS, strictly
+@pytest.fixture
+def subset_copy(tmp_path, monkeypatch):
+    for f in data.SUBSET_DIR.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(data, "SUBSET_DIR", tmp_path)
+    return tmp_path
+
+
+def test_a_file_missing_from_SHA256SUMS_is_refused(subset_copy):
+    sums = subset_copy / "SHA256SUMS"
+    sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines()
+                            if "t10k-labels" not in line))
+    with pytest.raises(data.DataError, match="t10k-labels-idx1-ubyte.gz is not listed in"):
+        data.load_bundled_subset("test")
+    assert len(data.load_bundled_subset("train")) == 10_000
+
+
+def test_an_empty_or_malformed_SHA256SUMS_is_refused(subset_copy):
+    sums = subset_copy / "SHA256SUMS"
+    lines = sums.read_text().splitlines()
+    sums.write_text("")
+    with pytest.raises(data.DataError, match="lists no files"):
+        data.load_bundled_subset("test")
+    sums.write_text("\n".join([lines[0], "c50b59c7 t10k-images-idx3-ubyte.gz", *lines[2:]]) + "\n")
+    with pytest.raises(data.DataError, match=r"line 2 of .*SHA256SUMS is 'c50b59c7 t10k.*64 hex"):
+        data.load_bundled_subset("test")
+    sums.write_text("\n".join([lines[0], lines[1] + " extra", *lines[2:]]) + "\n")
+    with pytest.raises(data.DataError, match="line 2 of"):
+        data.load_bundled_subset("train")
+
+
+def test_a_gunzipped_and_edited_subset_file_is_refused(subset_copy):
+    labels = subset_copy / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[8:] = bytes(len(raw) - 8)  # every test label zeroed
+    (subset_copy / "t10k-labels-idx1-ubyte").write_bytes(bytes(raw))
+    labels.unlink()
+    with pytest.raises(data.DataError, match="missing \\(an uncompressed copy is there"):
+        data.load_bundled_subset("test")
+
+
+def test_every_single_byte_corruption_of_a_gz_is_a_DataError_naming_the_file(tmp_path):
+    original = (data.SUBSET_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    want = data._read_idx(data.SUBSET_DIR / path.name, None)
+    outcomes = set()
+    for i in range(len(original)):
+        raw = bytearray(original)
+        raw[i] ^= 0x5A
+        path.write_bytes(bytes(raw))
+        try:
+            got = data._read_idx(path, None)
+        except data.DataError as err:
+            assert path.name in str(err)
+            outcomes.add("refused")
+        else:  # only the gzip header's time stamp and flags may change without harm
+            assert np.array_equal(got, want), f"byte {i}: corrupt data loaded silently"
+            outcomes.add("same data")
+    assert "refused" in outcomes
+
+
+def test_an_unreadable_file_is_reported_as_unreadable_not_corrupt(fake_full, monkeypatch):
+    real = Path.read_bytes
+
+    def denied(self):
+        if self.name.startswith("t10k-images"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(data.DataError, match="cannot read .*t10k-images.*Permission denied.*chmod") as err:
+        data.load_fashion_mnist("test", root=fake_full)
+    assert "corrupt" not in str(err.value)
+
+
+def test_loaders_refuse_a_missing_gpu_and_bad_batch_sizes(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda' but this machine has no usable CUDA GPU"):
+        data.TensorLoader(small_set(), device="cuda")
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, got 2.5"):
+        data.TensorLoader(small_set(), batch_size=2.5, device="cpu")
+
+
+def test_normalize_and_stratified_indices_against_direct_counts():
+    X = torch.tensor([[[0, 255]]], dtype=torch.uint8)
+    torch.testing.assert_close(data.normalize(X, 0.5, 0.25), torch.tensor([[[[-2.0, 2.0]]]]))
+    rgb = data.normalize(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8), (0.0, 0.5, 1.0), (1.0, 0.5, 2.0))
+    assert rgb.flatten().tolist() == [1.0, 1.0, 0.0]
+    y = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)
+    idx = data.stratified_indices(y, 20, seed=3)
+    assert torch.bincount(y[idx]).tolist() == [12, 6, 2] and idx.tolist() == sorted(set(idx.tolist()))
+    assert torch.equal(idx, data.stratified_indices(y, 20, seed=3))
+    assert not torch.equal(idx, data.stratified_indices(y, 20, seed=4))
+    odd = data.stratified_indices(torch.tensor([0] * 5 + [1] * 3), 3)
+    assert len(odd) == 3  # the remainder goes to the largest class
+
+
+def test_idx_files_that_are_not_what_they_claim(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    good = idx_bytes(torch.zeros(3, 4, 4, dtype=torch.uint8))
+    path.write_bytes(gzip.compress(good[:-5]))  # the header promises 48 values
+    with pytest.raises(data.DataError, match="is truncated: header says \\[3, 4, 4\\], found 43"):
+        data._read_idx(path, None)
+    path.write_bytes(gzip.compress(good[:2] + b"\x0d" + good[3:]))  # float data, not uint8
+    with pytest.raises(data.DataError, match="not an IDX file of uint8 data"):
+        data._read_idx(path, None)
+
+
+def test_images_and_labels_must_agree_in_number(fake_full):
+    write_idx(fake_full / "t10k-labels-idx1-ubyte.gz", torch.zeros(29, dtype=torch.uint8))
+    data.FULL_SHA256["t10k-labels-idx1-ubyte"] = hashlib.sha256(
+        idx_bytes(torch.zeros(29, dtype=torch.uint8))).hexdigest()
+    with pytest.raises(data.DataError, match="has 30 images but t10k-labels-idx1-ubyte.gz has 29 labels"):
+        data.load_fashion_mnist("test", root=fake_full)
+
+
+def test_subset_and_normalized_slices():
+    ds = small_set(50)
+    assert len(ds.subset(50)) == 50 and len(ds.subset(1)) == 1
+    with pytest.raises(ValueError, match="subset size must be in 1..50"):
+        ds.subset(0)
+    torch.testing.assert_close(ds.normalized(slice(3, 5)), data.normalize(ds.X[3:5]))
+    assert ds.normalized(torch.tensor([7])).shape == (1, 1, 28, 28)
+
+
+def test_translation_reaches_every_shift_in_both_directions():
+    centre = torch.zeros(64, 1, 9, 9, dtype=torch.uint8)
+    centre[:, :, 4, 4] = 255
+    ds = data.ImageSet(centre, torch.zeros(64), mean=0.0, std=1.0)
+    loader = data.TensorLoader(ds, batch_size=64, shuffle=False, augment="flip_translate", device="cpu")
+    Xb, _ = next(iter(loader))
+    rows, cols = torch.nonzero(Xb[:, 0], as_tuple=True)[1:]
+    assert sorted(set((rows - 4).tolist())) == [-2, -1, 0, 1, 2] == sorted(set((cols - 4).tolist()))
+
+
+def test_dataloader_lengths_and_last_batch():
+    ds = small_set(50)
+    assert [len(y) for _, y in data.make_dataloader(ds, 16, shuffle=False)] == [16, 16, 16, 2]
+    assert len(data.make_dataloader(ds, 16, drop_last=True)) == 3
+    assert len(data.TensorLoader(ds, 16, drop_last=False, device="cpu")) == 4
+    first = next(iter(data.make_dataloader(ds, 50, shuffle=False)))[1]
+    assert torch.equal(first, ds.y)
+
+
+def test_class_split_keeps_and_relabels():
+    ds = small_set(40)
+    part = data.class_split(ds, [3, 1])
+    assert torch.equal(part.y, (ds.y[(ds.y == 3) | (ds.y == 1)] == 1).long())  # 3 -> 0, 1 -> 1
+    assert part.classes == (ds.classes[3], ds.classes[1]) and len(part) == 8
+
+
+def test_every_augmented_image_is_a_flipped_and_shifted_copy():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(1, 256, (16, 1, 7, 9), dtype=torch.uint8, generator=g)  # no symmetry to hide in
+    ds = data.ImageSet(X, torch.zeros(16), mean=0.0, std=1.0)
+    loader = data.TensorLoader(ds, batch_size=16, shuffle=False, augment="flip_translate", device="cpu")
+    Xb, _ = next(iter(loader))
+    images = ds.normalized()
+    fill = float(Xb.min())
+    for out, image in zip(Xb, images):
+        padded = [torch.nn.functional.pad(im, (2, 2, 2, 2), value=fill) for im in (image, image.flip(-1))]
+        candidates = [p[:, dy:dy + 7, dx:dx + 9] for p in padded for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out, c) for c in candidates)
+
+
+def test_a_file_without_a_recorded_checksum_is_refused(fake_full, monkeypatch):
+    monkeypatch.delitem(data.FULL_SHA256, "t10k-labels-idx1-ubyte")
+    with pytest.raises(data.DataError, match="no recorded SHA-256 for t10k-labels-idx1-ubyte.gz"):
+        data.load_fashion_mnist("test", root=fake_full)
 
 
 def test_moons_interleave_so_that_no_line_separates_them():

@@ -79,6 +79,15 @@ def test_alexnet_forward_and_bad_variant():
         classic.alexnet(variant="small")
 
 
+@pytest.mark.parametrize("variant", ["paper", "unpadded"])
+def test_alexnet_at_224_pixels_says_use_227(variant):
+    with torch.device("meta"):
+        model = classic.alexnet(variant=variant)
+        assert model(torch.zeros(1, 3, 227, 227)).shape == (1, 1000)
+        with pytest.raises(ValueError, match=r"expects 227x227 images, got 224x224.*54\.25.*Resize\(227\)"):
+            model(torch.zeros(1, 3, 224, 224))
+
+
 def test_zfnet_shapes_and_widths():
     with torch.device("meta"):
         model = classic.zfnet()

@@ -117,3 +117,59 @@ def test_max_pooling_is_more_shift_invariant_than_the_input():
     assert after > before
     assert round(after, 4) == round(pooling.fraction_unchanged(F.max_pool2d(x, 2),
                                                                F.max_pool2d(x_shift, 2)), 4)
+
+
+def test_max_pool_gives_a_tie_to_one_input_like_torch():
+    x = torch.zeros(1, 1, 2, 2, requires_grad=True)
+    (grad,) = torch.autograd.grad(pooling.pool2d(x, 2).sum(), x)
+    (want,) = torch.autograd.grad(F.max_pool2d(x, 2).sum(), x)
+    assert torch.equal(grad, want) and grad.sum() == 1 and grad.max() == 1  # not 0.25 each
+    gen = torch.Generator().manual_seed(0)
+    for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 0)):
+        x = torch.randint(0, 3, (2, 2, 7, 7), generator=gen).double().requires_grad_()  # many ties
+        g = torch.randn(F.max_pool2d(x, k, s, p).shape, generator=gen, dtype=torch.double)
+        (ours,) = torch.autograd.grad(pooling.pool2d(x, k, s, p), x, g)
+        (theirs,) = torch.autograd.grad(F.max_pool2d(x, k, s, p), x, g)
+        assert torch.equal(ours != 0, theirs != 0)  # the same winners...
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)  # ...summed in another order
+        if p == 0:
+            _, idx = pooling.max_pool2d_with_indices(x.detach(), k, s)
+            torch.testing.assert_close(pooling.max_pool2d_backward(g, idx, x.shape), theirs)
+
+
+@pytest.mark.parametrize("k, s", [(2, None), (3, 2), (2, 1), (3, 3)])
+def test_avg_pool_backward_matches_autograd_for_every_geometry(k, s):
+    x = torch.randn(2, 3, 7, 8, dtype=torch.float64, requires_grad=True)
+    y = F.avg_pool2d(x, k, s)
+    g = torch.randn_like(y)
+    (want,) = torch.autograd.grad(y, x, g)
+    torch.testing.assert_close(pooling.avg_pool2d_backward(g, x.shape, k, s), want)
+
+
+def test_avg_pool_backward_refuses_a_grad_out_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"grad_out must have the pooled output's shape \(1, 1, 2, 2\)"):
+        pooling.avg_pool2d_backward(torch.ones(1, 1, 3, 3), (1, 1, 4, 4), 2)
+    with pytest.raises(ValueError, match=r"\(1, 2, 3, 3\).*got \(1, 1, 3, 3\)"):
+        pooling.avg_pool2d_backward(torch.ones(1, 1, 3, 3), (1, 2, 7, 7), 3, 2)
+    with pytest.raises(ValueError, match=r"input_shape must be \(B, C, H, W\)"):
+        pooling.avg_pool2d_backward(torch.ones(2, 2), (4, 4), 2)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(kernel_size=2.0), "kernel_size must be a whole number"),
+                                           (dict(kernel_size=2, stride=0), "stride must be"),
+                                           (dict(kernel_size=3, padding=-1), "padding must be")])
+def test_pool_arguments_must_be_whole_numbers(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pooling.pool2d(WORKED, **kwargs)
+
+
+def test_shift_and_fraction_unchanged_against_direct_counts():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    assert pooling.shift(x, 1, 0)[0, 0].tolist() == [[0, 0, 0, 0], [0, 1, 2, 3], [4, 5, 6, 7],
+                                                    [8, 9, 10, 11]]
+    assert pooling.shift(x, 0, -1)[0, 0, 0].tolist() == [1, 2, 3, 0]
+    a, b = torch.zeros(10), torch.zeros(10)
+    b[:3] = 1
+    assert pooling.fraction_unchanged(a, b) == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="shapes differ"):
+        pooling.fraction_unchanged(a, b[:5])

@@ -2,9 +2,12 @@
 
 import pytest
 import torch
+import torchvision.models as tvm
+from rf_oracle import measured_receptive_field
 from torch import nn
 
 from dlcourse import shapes
+from dlcourse.models import resnet
 from dlcourse.models.lecture import CCP, ClassificationModel, ccp_flatten_size, first_cnn
 
 
@@ -109,7 +112,7 @@ def test_trace_shapes_reports_the_lecture_flatten_size_bug():
 
 
 def test_trace_shapes_bad_input_size():
-    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(C, H, W\) or \(B, C, H, W\)"):
         shapes.trace_shapes(nn.Conv2d(1, 1, 3), (0, 5, 5), print_fn=None)
 
 
@@ -131,3 +134,107 @@ def test_first_cnn_golden_output():
     assert sum(p.numel() for p in model.parameters()) == 64_866
     golden = torch.tensor([0.042288, -0.005386, -0.041301, 0.072313])
     assert torch.allclose(y_hat[0, :4], golden, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- ceil_mode
+def test_ceil_mode_output_sizes_match_torch_pooling():
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(80):
+        N, F, S = (int(torch.randint(lo, hi, (1,), generator=gen)) for lo, hi in ((3, 30), (1, 6), (1, 5)))
+        P = int(torch.randint(0, F // 2 + 1, (1,), generator=gen))
+        if N + 2 * P < F:
+            continue
+        out = nn.MaxPool1d(F, S, P, ceil_mode=True)(torch.zeros(1, 1, N)).shape[-1]
+        assert shapes.conv_output_size(N, F, P, S, strict=False, ceil_mode=True) == out, (N, F, P, S)
+        floor = nn.MaxPool1d(F, S, P)(torch.zeros(1, 1, N)).shape[-1]
+        assert shapes.conv_output_size(N, F, P, S, strict=False) == floor
+
+
+def test_googlenet_stem_sizes_with_ceil_mode():
+    assert shapes.conv_output_size(56, 3, 0, 2, strict=False, ceil_mode=True) == 28
+    assert shapes.conv_output_size(56, 3, 0, 2, strict=False) == 27  # what the stem got before
+    stem = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.MaxPool2d(3, 2, ceil_mode=True),
+                         nn.Conv2d(8, 8, 3, padding=1), nn.MaxPool2d(3, 2, ceil_mode=True))
+    rows = shapes.receptive_field(stem, input_size=224)
+    assert [r.out_size for r in rows] == [112, 56, 56, 28] == [
+        stem[: i + 1](torch.zeros(1, 3, 224, 224)).shape[-1] for i in range(4)]
+    assert [r.ceil_mode for r in rows] == [False, True, False, True]
+
+
+# ---------------------------------------------------------------- receptive fields of real graphs
+def test_branching_modules_are_traced_not_read_in_order():
+    rows = shapes.receptive_field(tvm.resnet18(), input_size=224)  # in registration order: 1891
+    by_name = {r.name: r for r in rows}
+    assert by_name["layer4.1.conv2"].size == 435 and by_name["layer4.1.conv2"].jump == 32
+    assert by_name["layer4.0.downsample.0"].size < by_name["layer4.0.conv2"].size  # a shortcut
+    assert "output" not in by_name  # the logits see everything: no spatial field
+    trunk = nn.Sequential(*list(tvm.resnet18().children())[:-2])  # a Sequential of blocks
+    assert shapes.receptive_field(trunk, (3, 224, 224))[-1].size == 435
+    with torch.device("meta"):
+        deep_trunk = nn.Sequential(*list(tvm.resnet50().children())[:-2])
+    last = shapes.receptive_field(deep_trunk, input_size=224)[-1]
+    assert (last.name, last.size, last.jump, last.out_size) == ("output", 427, 32, 7)
+
+
+@pytest.mark.parametrize("depth, expected", [(18, 435), (50, 427)])
+def test_resnet_receptive_fields_match_gradient_measurements(depth, expected):
+    torch.manual_seed(0)
+    model = resnet.resnet(depth, widths=(2, 4, 4, 8))  # narrow: the geometry is what counts
+    trunk = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1,
+                          model.layer2, model.layer3, model.layer4)
+    analytic = shapes.receptive_field(trunk, input_size=64)[-1].size
+    assert analytic == expected == measured_receptive_field(trunk, 2 * expected + 40)[0]
+
+
+def test_modules_that_cannot_be_read_in_order_need_an_input_size():
+    class Down(nn.Module):  # a custom leaf whose forward pools: invisible to an in-order reading
+        def forward(self, x):
+            return torch.nn.functional.max_pool2d(x, 2)
+
+    for model in (tvm.resnet18(), nn.Sequential(nn.Conv2d(1, 1, 3), Down(), nn.Conv2d(1, 1, 3)),
+                  nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2)),
+                  nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d(4), nn.Conv2d(1, 1, 3))):
+        with pytest.raises(ValueError, match="not a plain nn.Sequential.*input_size"):
+            shapes.receptive_field(model)
+    traced = shapes.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), Down(), nn.Conv2d(1, 1, 3)), 20)
+    assert [(r.name, r.size, r.jump) for r in traced] == [("0", 3, 1), ("2", 8, 2), ("output", 8, 2)]
+    up = shapes.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2),
+                                              nn.Conv2d(1, 1, 3)), (1, 16, 16))
+    assert [(r.size, r.jump, r.out_size) for r in up] == [(3, 1, 14), (4, 0.5, 26), (4, 0.5, 26)]
+
+
+@pytest.mark.parametrize("layer, match", [
+    ((3, -1), "stride must be a whole number >= 1, got -1"),
+    ((3, 1.5), "stride must be a whole number >= 1, got 1.5"),
+    (("3", 1), "kernel must be a whole number >= 1, got '3'"),
+    ((0, 1), "kernel must be a whole number >= 1, got 0"),
+    ((3, 1, 1, -1), "padding must be a whole number >= 0"),
+    ((3, 1, True), "dilation must be a whole number"),
+    ({"stride": 2}, "needs a 'kernel' entry"),
+])
+def test_receptive_field_refuses_layers_that_are_not_whole_numbers(layer, match):
+    with pytest.raises(ValueError, match=match):
+        shapes.receptive_field([(3, 1), layer])
+
+
+@pytest.mark.parametrize("size", [(1, 27.5, 27.5), (1, 28, "28"), (1, 0, 28), 28, (28,)])
+def test_trace_shapes_refuses_sizes_it_would_have_to_round(size):
+    with pytest.raises(ValueError, match="input_size must be .*whole numbers >= 1"):
+        shapes.trace_shapes(nn.Conv2d(1, 1, 3), size, print_fn=None)
+
+
+def test_trace_shapes_accepts_numpy_and_torch_integers():
+    import numpy as np
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3))
+    rows = shapes.trace_shapes(model, (np.int64(1), torch.tensor(9), 9), print_fn=None)
+    assert rows == [("0", "Conv2d", (1, 2, 7, 7), 20)]
+
+
+def test_formulas_against_hand_values():
+    assert [shapes.effective_kernel_size(3, d) for d in (1, 2, 3)] == [3, 5, 7]
+    assert shapes.same_padding(3, 2) == 2 and shapes.same_padding(5) == 2
+    table = shapes.format_receptive_field(shapes.receptive_field([(3, 2, 1, 1, "c1"), (2, 2)]))
+    assert table.splitlines() == ["layer        kernel stride  dil   RF  jump",
+                                  "c1                3      2    1    3     2",
+                                  "layer2            2      2    1    5     4"]

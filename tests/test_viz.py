@@ -44,8 +44,10 @@ def test_plots_draw_on_given_axes_and_return_them(kind):
 
 
 def test_plots_make_their_own_axes():
+    before = plt.get_fignums()
     ax = viz.show_images(torch.rand(3, 1, 8, 8))
-    assert ax.figure is not None
+    assert len(plt.get_fignums()) == len(before) + 1 and ax.figure.number not in before
+    assert len(ax.images) == 1 and ax.images[0].get_array().shape[:2] == (8 + 2, 3 * (8 + 2))  # padded
     plt.close("all")
 
 

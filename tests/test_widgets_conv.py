@@ -101,12 +101,15 @@ def test_parse_layers_and_receptive_field_explorer():
 def test_viz_functions_return_axes():
     image = conv.sample_image(16)
     assert vconv.plot_image(image, title="x").get_title() == "x"
-    assert vconv.plot_image(conv.sample_image(16, gray=False)) is not None
+    colour = vconv.plot_image(conv.sample_image(16, gray=False))
+    assert colour.images[0].get_array().shape == (16, 16, 3)
     ax = vconv.plot_grid_values(wconv.WORKED_4X4, highlight=[(1, 1)])
     assert len(ax.patches) == 1 and len(ax.texts) == 16
     assert len(vconv.plot_kernel(conv.get_kernel("emboss")).texts) == 9
-    assert vconv.plot_feature_maps(torch.randn(6, 5, 5), ncols=4) is not None
-    assert vconv.plot_filters(torch.randn(8, 1, 3, 3)) is not None
+    maps = vconv.plot_feature_maps(torch.randn(6, 5, 5), ncols=4)
+    assert maps.images[0].get_array().shape == vconv.montage(torch.randn(6, 5, 5), 4).shape
+    filters = vconv.plot_filters(torch.randn(8, 1, 3, 3))
+    assert len(filters.images) == 1 and filters.images[0].get_array().size >= 8 * 9
     rows = shapes.receptive_field([(3, 1), (2, 2)])
     assert len(vconv.plot_receptive_field(rows).patches) == 2
     with pytest.raises(ValueError, match=r"\(C_out, C_in, kH, kW\)"):

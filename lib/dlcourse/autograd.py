@@ -65,15 +65,25 @@ class Value:
         return out
 
     def __pow__(self, exponent: Number) -> Value:
-        if not isinstance(exponent, (int, float)):
+        if isinstance(exponent, bool) or not isinstance(exponent, (int, float)):
             raise TypeError(
                 "Value ** k supports a constant int/float exponent k only; for a ** b "
                 "with b a Value write (b * a.log()).exp()."
             )
+        if self.data == 0 and exponent < 0:
+            raise ZeroDivisionError(
+                f"0 ** {exponent:g} divides by zero; keep the base away from 0, e.g. "
+                f"(x + 1e-8) ** {exponent:g}."
+            )
+        if self.data < 0 and exponent != int(exponent):
+            raise ValueError(
+                f"({self.data:g}) ** {exponent:g} is not a real number: a negative base needs a "
+                "whole-number exponent."
+            )
         out = Value(self.data**exponent, (self,), f"**{exponent:g}")
 
         def _backward() -> None:
-            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+            self.grad += _power_slope(self.data, exponent) * out.grad
 
         out._backward = _backward
         return out
@@ -143,7 +153,13 @@ class Value:
         return out
 
     def __truediv__(self, other: Value | Number) -> Value:
-        return self * _as_value(other) ** -1
+        other = _as_value(other)
+        if other.data == 0:
+            raise ZeroDivisionError(
+                f"division by zero: {self.data:g} / 0 (the denominator Value is 0); add a small "
+                "epsilon to the denominator, e.g. a / (b + 1e-8)."
+            )
+        return self * other**-1
 
     def __radd__(self, other: Number) -> Value:
         return self + other
@@ -156,6 +172,15 @@ class Value:
 
     def __rtruediv__(self, other: Number) -> Value:
         return _as_value(other) / self
+
+
+def _power_slope(x: float, k: float) -> float:
+    """d(x**k)/dx = k x**(k-1), with torch's values where that formula breaks down at x = 0."""
+    if k == 0:
+        return 0.0  # x**0 is the constant 1
+    if x == 0 and k < 1:
+        return math.inf  # e.g. sqrt(x) is vertical at 0
+    return k * x ** (k - 1)
 
 
 def _as_value(x: Value | Number) -> Value:

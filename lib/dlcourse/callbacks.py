@@ -3,6 +3,7 @@
 Hooks, in the order `fit` calls them: `on_fit_start`, then per batch `on_after_backward` (gradients
 exist, before clipping and the optimizer step) and `on_batch_end`, then `on_epoch_end` (the epoch's row
 is in `state.history`), and `on_fit_end`. Set `state.stop = True` to end training after this epoch.
+The loop (`dlcourse.train`) imports this module; this module never imports the loop.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from dlcourse.train import History
+from dlcourse.evaluation import evaluate
+from dlcourse.history import History
+from dlcourse.serialize import save_checkpoint
 
 
 @dataclass
@@ -53,8 +54,18 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int = 3, monitor: str = "val_loss", min_delta: float = 0.0):
         if monitor not in ("val_loss", "val_acc", "train_loss"):
             raise ValueError(f"monitor must be 'val_loss', 'val_acc' or 'train_loss', got {monitor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be a whole number of epochs >= 1, got {patience!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0 (the smallest change that counts), got {min_delta}")
         self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
         self.sign = 1.0 if monitor.endswith("acc") else -1.0  # higher is better for accuracy
+        self.best, self.waited = float("-inf"), 0
+
+    def on_fit_start(self, state: TrainState) -> None:
+        if self.monitor.startswith("val") and state.val_data is None:
+            raise ValueError(f"EarlyStopping(monitor={self.monitor!r}) needs validation data: pass "
+                             "val_data to fit, or use EarlyStopping(monitor='train_loss')")
         self.best, self.waited = float("-inf"), 0
 
     def on_epoch_end(self, state: TrainState) -> None:
@@ -75,8 +86,6 @@ class Checkpoint(Callback):
         self.path, self.every_epoch, self.best = Path(path), every_epoch, float("-inf")
 
     def on_epoch_end(self, state: TrainState) -> None:
-        from dlcourse.train import save_checkpoint
-
         row = state.history.rows[-1]
         score = row.get("val_acc", -row["train_loss"])
         if self.every_epoch or score > self.best:
@@ -104,8 +113,6 @@ class EMA(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         if state.val_data is not None:
-            from dlcourse.train import evaluate
-
             loss, acc = evaluate(self.model.module, state.val_data)
             state.history.rows[-1].update(ema_val_loss=loss, ema_val_acc=acc)
 
@@ -153,12 +160,13 @@ class BestWeights(Callback):
     """Keep a copy of the weights with the best `val_acc` (used by `fit` to recover after a stop)."""
 
     best: float = float("-inf")
+    epoch: int = 0  # the epoch whose weights are kept (0: none yet)
     state_dict: dict | None = field(default=None, repr=False)
 
     def on_epoch_end(self, state: TrainState) -> None:
         score = state.history.rows[-1].get("val_acc")
         if score is not None and score > self.best:
-            self.best = score
+            self.best, self.epoch = score, state.epoch
             self.state_dict = copy.deepcopy(state.model.state_dict())
 
     def restore(self, model: nn.Module) -> bool:

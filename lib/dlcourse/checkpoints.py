@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dlcourse import config
+from dlcourse import config, data, train
 from dlcourse.serialize import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
 
 CHECKPOINT_DIR = config.CHECKPOINT_DIR
@@ -146,9 +146,9 @@ def load_pretrained(name: str, path: str | Path | None = None, train_if_missing:
               "Run scripts/train_checkpoints.py once to keep the result.")
         model, _ = train_recipe(name, fast=config.fast(fast))
         return model.eval()
-    verify(name, path)
     model = spec.factory(**spec.kwargs)
-    load_checkpoint(path, model)  # tensors only (weights_only=True): a file cannot run code
+    # the registry's checksum, not only the sidecar's; tensors only (weights_only=True): no code runs
+    load_checkpoint(path, model, sha256=verify(name, path))
     return model.eval()
 
 
@@ -164,15 +164,13 @@ def train_recipe(name: str, fast: bool = False, seed: int = 0,
 
     Full mode uses every training image of the checkpoint's classes (60k for all ten) and the
     registry's epochs; fast mode uses the bundled subset and 1 epoch (a stand-in, not the real one).
+    A run interrupted with Ctrl-C raises KeyboardInterrupt: an unfinished recipe is not the recipe.
     """
-    from dlcourse import data, train
-    from dlcourse.transfer import class_split
-
     spec = get_spec(name)
     config.set_seed(seed)
     device = torch.device(device) if device is not None else config.get_device()
-    train_set = class_split(data.load_fashion_mnist("train", verbose=False), spec.classes)
-    test_set = class_split(data.load_fashion_mnist("test", verbose=False), spec.classes)
+    train_set = data.class_split(data.load_fashion_mnist("train", verbose=False), spec.classes)
+    test_set = data.class_split(data.load_fashion_mnist("test", verbose=False), spec.classes)
     num_epochs = 1 if fast else spec.num_epochs
     train_loader = data.TensorLoader(train_set, batch_size=128, shuffle=True, drop_last=True,
                                      augment=spec.augment, device=device, seed=seed)
@@ -180,10 +178,13 @@ def train_recipe(name: str, fast: bool = False, seed: int = 0,
                                     device=device)
     model = spec.factory(**spec.kwargs).to(device)
     start = time.perf_counter()
-    train.fit(model, train_loader, test_loader, num_epochs=num_epochs, lr=0.1, optimizer="sgd",
-              schedule="onecycle", weight_decay=5e-4)
+    history = train.fit(model, train_loader, test_loader, num_epochs=num_epochs, lr=0.1,
+                        optimizer="sgd", schedule="onecycle", weight_decay=5e-4)
+    if history.interrupted:
+        raise KeyboardInterrupt(f"training {name!r} was interrupted after {len(history)} of "
+                                f"{num_epochs} epochs")
     seconds = time.perf_counter() - start
     _, acc = train.evaluate(model, test_loader)
-    facts = {"test_acc": float(acc), "train_seconds": round(seconds, 1), "num_epochs": num_epochs,
+    facts = {"test_acc": float(acc), "train_seconds": round(seconds, 1), "num_epochs": len(history),
              "train_size": len(train_set), "test_size": len(test_set), "seed": seed}
     return model.cpu().eval(), facts

@@ -104,6 +104,28 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def resolve_device(device: torch.device | str | None = None) -> torch.device:
+    """`device` as a torch.device (None: `get_device()`), refusing an accelerator this machine lacks."""
+    if device is None:
+        return get_device()
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:0', 'mps' or None (the best there is), "
+                         f"got {device!r}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} but this machine has no usable CUDA GPU: use "
+                         "device=None (the best there is) or device='cpu'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device={str(device)!r} but this machine has only "
+                         f"{torch.cuda.device_count()} CUDA GPU(s): use 'cuda:0' or device=None")
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and not (mps is not None and mps.is_available()):
+        raise ValueError("device='mps' but Apple's MPS is not available here: use device=None (the "
+                         "best there is) or device='cpu'")
+    return device
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and every CUDA device) so that runs repeat."""
     if not isinstance(seed, int) or seed < 0:

@@ -64,11 +64,13 @@ def convolve2d(image: Tensor, kernel: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------- batched conv2d, three ways
-def _pair(v: IntPair, name: str) -> tuple[int, int]:
-    """(h, w) from an int or a pair, refusing anything else."""
-    pair = (v, v) if isinstance(v, int) else tuple(v)
-    if len(pair) != 2 or not all(isinstance(p, int) for p in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+def _pair(v: IntPair, name: str, low: int = 1) -> tuple[int, int]:
+    """(h, w) from a whole number or a pair of them (each >= low), refusing anything else."""
+    pair = (v, v) if isinstance(v, int) else tuple(v) if isinstance(v, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) and p >= low
+                                 for p in pair):
+        raise ValueError(f"{name} must be a whole number >= {low} or a pair of them, like 2 or "
+                         f"(2, 1); got {v!r}")
     return pair
 
 
@@ -86,7 +88,7 @@ def _conv_setup(x: Tensor, weight: Tensor, bias: Tensor | None, stride: IntPair,
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"bias must have shape ({weight.shape[0]},), one per output channel, got "
                          f"{tuple(bias.shape)}")
-    s, p, d = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    s, p, d = _pair(stride, "stride"), _pair(padding, "padding", 0), _pair(dilation, "dilation")
     out = tuple(conv_output_size(x.shape[2 + i], weight.shape[2 + i], p[i], s[i], d[i],
                                  strict=False) for i in range(2))
     return s, p, d, out
@@ -163,7 +165,7 @@ def col2im(cols: Tensor, input_size: tuple[int, int], kernel_size: IntPair, stri
     """Inverse scatter of im2col, summing overlaps: (B, C*kH*kW, L) -> (B, C, H, W), as F.fold."""
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
-    ph, pw = _pair(padding, "padding")
+    ph, pw = _pair(padding, "padding", 0)
     dh, dw = _pair(dilation, "dilation")
     h, w = input_size
     oh, ow = (conv_output_size(n, k, p, s, d, strict=False)

@@ -1,10 +1,13 @@
 """Data for the course: Fashion-MNIST found offline, toy data sets, and two batch loaders.
 
-`load_fashion_mnist` looks for the full data set in order: `root=` / $DLCOURSE_DATA, `data/fashion-mnist`
+`load_fashion_mnist` looks for the full data set in order: `root=`, $DLCOURSE_DATA, `data/fashion-mnist`
 in the repo, Debian's `/usr/share/datasets/fashion-mnist` (package dataset-fashion-mnist), then
 torchvision's download if you allow it. Where none is there it falls back to the subset bundled in
 `data/fashion-mnist-subset` (10k train / 2k test, stratified) and says so. Fast mode always uses the
-bundled subset so that its results are the same on every machine.
+bundled subset (whatever $DLCOURSE_DATA says), so that its results are the same on every machine;
+only an explicit `root=` argument overrides it. Every file is checked against a recorded SHA-256.
+`ImageSet` (`dlcourse.imageset`), the loaders (`dlcourse.loaders`) and the toy sets (`dlcourse.toy`)
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,20 +16,25 @@ import gzip
 import hashlib
 import os
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dlcourse import config
+from dlcourse.imageset import (  # noqa: F401  (re-exported)
+    FASHION_CLASSES,
+    FASHION_MEAN,
+    FASHION_STD,
+    ImageSet,
+    class_split,
+    normalize,
+    stratified_indices,
+)
+from dlcourse.loaders import EpochSampler, TensorLoader, epoch_permutation, make_dataloader  # noqa: F401
 from dlcourse.toy import logic_gate, make_blobs, make_moons, make_spirals  # noqa: F401  (re-exported)
 
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # of the 60k training images, pixel values in [0, 1]
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 SUBSET_DIR = config.DATA_DIR / "fashion-mnist-subset"
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -40,70 +48,11 @@ FULL_SHA256 = {
 }
 FIX = ("delete the file and get it again (Debian: `apt-get install --reinstall dataset-fashion-mnist`; "
        "the bundled subset: `git checkout data/`), or set DLCOURSE_DATA to a folder with good copies")
+RESTORE = "restore it with `git checkout data/` or rebuild it with `python scripts/make_subset.py`"
 
 
 class DataError(RuntimeError):
     """A data file is missing, truncated or corrupt; the message names the file and the fix."""
-
-
-@dataclass
-class ImageSet:
-    """Images as uint8 (N, H, W) or (N, C, H, W), labels int64 (N,), class names and where they came from."""
-
-    X: torch.Tensor
-    y: torch.Tensor
-    classes: tuple[str, ...] = FASHION_CLASSES
-    source: str = "memory"
-    mean: float | tuple[float, ...] = FASHION_MEAN
-    std: float | tuple[float, ...] = FASHION_STD
-
-    def __post_init__(self) -> None:
-        if self.X.dtype != torch.uint8 or self.X.ndim not in (3, 4):
-            raise ValueError(f"X must be uint8 (N, H, W) or (N, C, H, W), got {self.X.dtype} "
-                             f"{tuple(self.X.shape)}; convert with (X * 255).round().to(torch.uint8)")
-        if self.y.ndim != 1 or len(self.y) != len(self.X):
-            raise ValueError(f"y must be (N,) = ({len(self.X)},) labels, got {tuple(self.y.shape)}")
-        self.y = self.y.long()
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __repr__(self) -> str:
-        return (f"ImageSet({len(self)} images {tuple(self.X.shape[1:])}, {len(self.classes)} classes, "
-                f"source={self.source})")
-
-    def subset(self, n: int, seed: int = 0) -> ImageSet:
-        """A stratified, seeded subset of n examples (the same share of every class)."""
-        if not 0 < n <= len(self):
-            raise ValueError(f"subset size must be in 1..{len(self)}, got {n}")
-        idx = stratified_indices(self.y, n, seed)
-        return ImageSet(self.X[idx], self.y[idx], self.classes, self.source, self.mean, self.std)
-
-    def normalized(self, idx: torch.Tensor | slice = slice(None)) -> torch.Tensor:
-        """Float images (N, C, H, W), standardized with the set's mean and std."""
-        return normalize(self.X[idx], self.mean, self.std)
-
-
-def stratified_indices(y: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """Indices of n examples with every class represented in proportion, drawn with a seed (sorted)."""
-    g = torch.Generator().manual_seed(seed)
-    classes, counts = torch.unique(y, return_counts=True)
-    quota = torch.floor(counts.double() * n / len(y)).long()
-    rest = n - int(quota.sum())
-    quota[torch.argsort(-counts, stable=True)[:rest]] += 1  # hand the remainder to the largest classes
-    picks = []
-    for c, k in zip(classes.tolist(), quota.tolist()):
-        members = torch.nonzero(y == c).flatten()
-        picks.append(members[torch.randperm(len(members), generator=g)[:k]])
-    return torch.cat(picks).sort().values
-
-
-def normalize(X: torch.Tensor, mean: float | tuple = FASHION_MEAN, std: float | tuple = FASHION_STD):
-    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) with (x/255 - mean) / std."""
-    X = X.unsqueeze(1) if X.ndim == 3 else X
-    mean = torch.as_tensor(mean, dtype=torch.float32, device=X.device).reshape(1, -1, 1, 1)
-    std = torch.as_tensor(std, dtype=torch.float32, device=X.device).reshape(1, -1, 1, 1)
-    return (X.float() / 255 - mean) / std
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -116,22 +65,28 @@ def load_fashion_mnist(split: str, root: str | Path | None = None, *, download: 
 
     Args:
         split: "train" or "test".
-        root: a folder with the four official files (`.gz` or uncompressed); default $DLCOURSE_DATA.
+        root: a folder with the four official files (`.gz` or uncompressed); used even in fast mode.
+            Default: $DLCOURSE_DATA in full mode (fast mode always uses the bundled subset; an empty
+            $DLCOURSE_DATA counts as unset).
         download: allow torchvision's download (10 s timeout) when no copy is found; default
             $DLCOURSE_DOWNLOAD. Never needed: the bundled subset is the last resort.
         verbose: print which source was used.
     """
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = root if root is not None else os.environ.get("DLCOURSE_DATA")
+    env_root = os.environ.get("DLCOURSE_DATA", "").strip() or None
+    if root is None and config.fast():  # the same data on every machine, so that fast runs repeat
+        if env_root is not None and verbose:
+            print(f"fast mode: DLCOURSE_DATA={env_root} is not used (fast runs use the bundled "
+                  "subset); set DLCOURSE_FAST=0 (or FAST = False) for the full data")
+        return _announce(load_bundled_subset(split), verbose)
+    root = root if root is not None else env_root
     if root is not None:  # an explicit request: no silent fallback
         found = _find_files(Path(root), split)
         if found is None:
             raise DataError(f"no Fashion-MNIST {split} files in {root}: expected "
                             f"{FILES[split][0]}[.gz] and {FILES[split][1]}[.gz]")
         return _announce(_read_split(found, split, str(root), FULL_SHA256), verbose)
-    if config.fast():  # the same data on every machine, so that fast runs repeat exactly
-        return _announce(load_bundled_subset(split), verbose)
     for folder in (config.DATA_DIR / "fashion-mnist", DEBIAN_DIR):
         found = _find_files(folder, split)
         if found is not None:
@@ -145,16 +100,23 @@ def load_fashion_mnist(split: str, root: str | Path | None = None, *, download: 
 
 
 def load_bundled_subset(split: str) -> ImageSet:
-    """The stratified subset shipped in `data/` (10k train / 2k test), checksummed."""
+    """The stratified subset shipped in `data/` (10k train / 2k test), each file checked against
+    `SHA256SUMS`: a file missing from it, or not compressed as shipped, is refused."""
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     sums = _read_sums(SUBSET_DIR / "SHA256SUMS")
-    found = _find_files(SUBSET_DIR, split)
-    if found is None:
-        raise DataError(f"the bundled subset is missing from {SUBSET_DIR}; restore it with "
-                        "`git checkout data/` or rebuild it with `python scripts/make_subset.py`")
-    for path in found:
-        _verify(path, sums.get(path.name), hashlib.sha256(path.read_bytes()).hexdigest())
+    found = []
+    for stem in FILES[split]:
+        path = SUBSET_DIR / f"{stem}.gz"
+        if not path.is_file():
+            plain = " (an uncompressed copy is there: the checksums are of the shipped .gz files)" \
+                if (SUBSET_DIR / stem).exists() else ""
+            raise DataError(f"the bundled subset file {path} is missing{plain}; {RESTORE}")
+        if path.name not in sums:
+            raise DataError(f"{path.name} is not listed in {SUBSET_DIR / 'SHA256SUMS'}, so it cannot "
+                            f"be verified; {RESTORE}")
+        _verify(path, sums[path.name], hashlib.sha256(_read_bytes(path)).hexdigest())
+        found.append(path)
     return _read_split(found, split, "bundled subset (data/fashion-mnist-subset)", None)
 
 
@@ -184,15 +146,28 @@ def _read_split(paths: list[Path], split: str, source: str, content_sums: dict |
                     source=source)
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:  # permission denied, a folder, an I/O error: not a corrupt file
+        raise DataError(f"cannot read {path}: {err.strerror or err}. Fix the file's permissions "
+                        "(e.g. `chmod a+r`) or point DLCOURSE_DATA at a readable copy") from err
+
+
 def _read_idx(path: Path, content_sums: dict | None) -> np.ndarray:
     """Parse an IDX file (the MNIST format: magic, dims, then uint8 data), verifying its checksum."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataError(f"{path} is corrupt or truncated ({err}); {FIX}") from err
+    raw = _read_bytes(path)
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+            raise DataError(f"{path} is corrupt or truncated (gzip: {err}); {FIX}") from err
     if content_sums is not None:
         stem = path.name.removesuffix(".gz")
-        _verify(path, content_sums.get(stem), hashlib.sha256(raw).hexdigest())
+        if stem not in content_sums:
+            raise DataError(f"no recorded SHA-256 for {path.name}, so it cannot be verified: "
+                            f"expected one of {sorted(content_sums)}")
+        _verify(path, content_sums[stem], hashlib.sha256(raw).hexdigest())
     if len(raw) < 8 or raw[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of uint8 data; {FIX}")
     ndim = raw[3]
@@ -203,17 +178,29 @@ def _read_idx(path: Path, content_sums: dict | None) -> np.ndarray:
     return data.reshape(dims).copy()
 
 
-def _verify(path: Path, expected: str | None, actual: str) -> None:
-    if expected is not None and expected != actual:
+def _verify(path: Path, expected: str, actual: str) -> None:
+    if expected != actual:
         raise DataError(f"checksum mismatch for {path}: expected SHA-256 {expected[:16]}..., got "
                         f"{actual[:16]}...; the file is corrupt or not the official one; {FIX}")
 
 
 def _read_sums(path: Path) -> dict[str, str]:
+    """Parse a `sha256sum` file (`<64 hex digits>  <name>` per line), refusing anything else."""
     if not path.is_file():
-        raise DataError(f"{path} is missing; restore it with `git checkout data/`")
-    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
-    return {name.lstrip("*"): digest for digest, name in pairs}
+        raise DataError(f"{path} is missing; {RESTORE}")
+    sums = {}
+    for number, line in enumerate(_read_bytes(path).decode(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        digest = parts[0].lower()
+        if len(parts) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise DataError(f"line {number} of {path} is {line!r}, not '<64 hex digits>  <file "
+                            f"name>'; {RESTORE}")
+        sums[parts[1].lstrip("*")] = digest
+    if not sums:
+        raise DataError(f"{path} lists no files, so nothing can be verified; {RESTORE}")
+    return sums
 
 
 def _try_download(folder: Path, timeout: float = 10.0) -> Path | None:
@@ -230,108 +217,3 @@ def _try_download(folder: Path, timeout: float = 10.0) -> Path | None:
         return None
     finally:
         socket.setdefaulttimeout(old)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Loaders: the whole set on the device (fast), or torch's DataLoader (general)
-# ---------------------------------------------------------------------------------------------------
-
-def epoch_permutation(n: int, generator: torch.Generator) -> torch.Tensor:
-    """The shuffled order of one epoch, drawn on the generator's device; on the CPU both loaders draw
-    it the same way, so they agree for a seed."""
-    return torch.randperm(n, generator=generator, device=generator.device)
-
-
-@dataclass
-class TensorLoader:
-    """Batches from a data set held whole on the device: uint8 once, `randperm` slicing, static shapes.
-
-    Augmentation ("flip", "flip_translate") runs on the device: random horizontal flips and shifts of
-    up to `max_shift` pixels with zero fill.
-    """
-
-    dataset: ImageSet
-    batch_size: int = 256
-    shuffle: bool = True
-    drop_last: bool = True
-    augment: str | None = None
-    device: torch.device | str | None = None
-    seed: int = 0
-    max_shift: int = 2
-    generator: torch.Generator = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.augment not in (None, "flip", "flip_translate"):
-            raise ValueError(f"augment must be None, 'flip' or 'flip_translate', got {self.augment!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        self.device = torch.device(self.device) if self.device is not None else config.get_device()
-        # random numbers are drawn on the device, so shuffling and augmenting never wait on the host
-        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        self.X = self.dataset.X.to(self.device)  # uint8: 4x smaller than float32 on the device
-        self.y = self.dataset.y.to(self.device)
-
-    def __len__(self) -> int:
-        n, b = len(self.dataset), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.dataset)
-        order = epoch_permutation(n, self.generator) if self.shuffle else torch.arange(n, device=self.device)
-        for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            X = normalize(self.X[idx], self.dataset.mean, self.dataset.std)  # (B, C, H, W)
-            if self.augment is not None:
-                X = self._augment(X)
-            yield X, self.y[idx]
-
-    def _augment(self, X: torch.Tensor) -> torch.Tensor:
-        B, C, H, W = X.shape
-        flip = torch.rand(B, generator=self.generator, device=X.device) < 0.5
-        X = torch.where(flip[:, None, None, None], X.flip(-1), X)
-        if self.augment == "flip_translate":
-            s = self.max_shift
-            shift = torch.randint(0, 2 * s + 1, (2, B), generator=self.generator, device=X.device)
-            padded = F.pad(X, (s, s, s, s), value=float(X.min()))  # fill with the background value
-            rows = (shift[0][:, None] + torch.arange(H, device=X.device))[:, :, None]  # (B, H, 1)
-            cols = (shift[1][:, None] + torch.arange(W, device=X.device))[:, None, :]  # (B, 1, W)
-            batch = torch.arange(B, device=X.device)[:, None, None]
-            X = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
-        return X.contiguous()
-
-
-class _NormalizedImages(torch.utils.data.Dataset):
-    def __init__(self, dataset: ImageSet, transform=None):
-        self.dataset, self.transform = dataset, transform
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int):
-        X = self.dataset.normalized(slice(i, i + 1))[0]  # (C, H, W)
-        return (self.transform(X) if self.transform else X), self.dataset.y[i]
-
-
-class _EpochSampler(torch.utils.data.Sampler):
-    def __init__(self, n: int, seed: int):
-        self.n, self.generator = n, torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        return iter(epoch_permutation(self.n, self.generator).tolist())
-
-
-def make_dataloader(dataset: ImageSet, batch_size: int = 64, shuffle: bool = True,
-                    drop_last: bool = False, seed: int = 0, transform=None,
-                    num_workers: int = 0) -> torch.utils.data.DataLoader:
-    """The ordinary `torch.utils.data.DataLoader` path (per-sample `__getitem__`, then collation).
-
-    With the same seed it yields the same batches as `TensorLoader` (without augmentation).
-    `transform` is applied per image, e.g. a torchvision.transforms.v2 pipeline.
-    """
-    sampler = _EpochSampler(len(dataset), seed) if shuffle else None
-    return torch.utils.data.DataLoader(_NormalizedImages(dataset, transform), batch_size=batch_size,
-                                       sampler=sampler, drop_last=drop_last,
-                                       num_workers=num_workers)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from dlcourse.evaluation import as_batches, model_device
+from dlcourse.optim import check_lr, make_optimizer
+
 
 @dataclass
 class LRFinderResult:
@@ -37,20 +40,34 @@ def lr_find(model: nn.Module, data, *, start_lr: float = 1e-6, end_lr: float = 1
     Stops early once the smoothed loss exceeds 4x its minimum. Suggests one tenth of the lr with the
     lowest smoothed loss: still on the steep, stable part of the curve.
     """
-    from dlcourse.train import _as_batches, _model_device, make_optimizer
-
-    if not 0 < start_lr < end_lr:
+    start_lr, end_lr = check_lr(start_lr, "start_lr"), check_lr(end_lr, "end_lr")
+    if not start_lr < end_lr:
         raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
     saved = copy.deepcopy(model.state_dict())
-    device = _model_device(model)
+    device = model_device(model)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     opt = make_optimizer(model, optimizer, start_lr)
     factor = (end_lr / start_lr) ** (1 / max(num_steps - 1, 1))
-    lrs, losses, avg, best = [], [], 0.0, math.inf
+    was_training = model.training
     model.train()
+    try:
+        lrs, losses = _sweep(model, as_batches(data, "data"), opt, loss_fn, device, start_lr, factor,
+                             num_steps, smoothing)
+    finally:  # also after Ctrl-C: the model leaves the test as it came in
+        model.load_state_dict(saved)
+        model.train(was_training)
+    if not losses:
+        raise RuntimeError("the loss diverged at once: lower start_lr")
+    return LRFinderResult(lrs, losses, lrs[losses.index(min(losses))] / 10)
+
+
+def _sweep(model, batches, opt, loss_fn, device, start_lr, factor, num_steps, smoothing):
+    """The range test's steps: (lrs, smoothed losses) up to divergence or num_steps."""
+    lrs, losses, avg, best = [], [], 0.0, math.inf
     step = 0
     while step < num_steps:
-        for X, y in _as_batches(data):
+        before = step
+        for X, y in batches:
             lr = start_lr * factor**step
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -67,7 +84,6 @@ def lr_find(model: nn.Module, data, *, start_lr: float = 1e-6, end_lr: float = 1
             lrs.append(lr)
             losses.append(smoothed)
             best = min(best, smoothed)
-    model.load_state_dict(saved)
-    if not losses:
-        raise RuntimeError("the loss diverged at once: lower start_lr")
-    return LRFinderResult(lrs, losses, lrs[losses.index(min(losses))] / 10)
+        if step == before:
+            raise ValueError("the data yields no batches: use drop_last=False or a smaller batch_size")
+    return lrs, losses

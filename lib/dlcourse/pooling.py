@@ -18,6 +18,9 @@ def _pool_setup(x: Tensor, kernel_size: int, stride: int | None, padding: int,
         raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}; for one (H, W) map "
                          "use x[None, None]")
     stride = kernel_size if stride is None else stride  # non-overlapping windows by default
+    for name, v, low in (("kernel_size", kernel_size, 1), ("stride", stride, 1), ("padding", padding, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{name} must be a whole number >= {low}, got {v!r}")
     if padding > kernel_size // 2:
         raise ValueError(f"padding {padding} is more than half the window {kernel_size}: some "
                          "windows would hold only padding; use padding <= kernel_size // 2")
@@ -44,8 +47,8 @@ def pool2d(x: Tensor, kernel_size: int = 2, stride: int | None = None, padding: 
         cols = []
         for j in range(ow):
             window = xp[:, :, i * s:i * s + k, j * s:j * s + k].flatten(2)  # (B, C, k*k)
-            if mode == "max":
-                cols.append(window.amax(dim=-1))
+            if mode == "max":  # max, not amax: the gradient goes to one winner per window, as in torch
+                cols.append(window.max(dim=-1).values)
             elif mode == "avg":
                 cols.append(window.mean(dim=-1))
             else:
@@ -88,7 +91,14 @@ def max_pool2d_backward(grad_out: Tensor, indices: Tensor,
 def avg_pool2d_backward(grad_out: Tensor, input_shape: tuple[int, ...], kernel_size: int = 2,
                         stride: int | None = None) -> Tensor:
     """Spread each output gradient evenly (1/k^2) over its window."""
-    s = kernel_size if stride is None else stride
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape must be (B, C, H, W), got {tuple(input_shape)}")
+    x = grad_out.new_empty(()).expand(*input_shape)  # the shape only, no memory
+    s, oh, ow = _pool_setup(x, kernel_size, stride, 0, strict=False)
+    want = (*input_shape[:2], oh, ow)
+    if tuple(grad_out.shape) != want:
+        raise ValueError(f"grad_out must have the pooled output's shape {want} (input {tuple(input_shape)}, "
+                         f"{kernel_size}x{kernel_size} windows, stride {s}), got {tuple(grad_out.shape)}")
     k = kernel_size
     grad_x = grad_out.new_zeros(input_shape)
     for i in range(grad_out.shape[2]):

@@ -2,9 +2,9 @@
 
 Multiply-adds come from `torch.utils.flop_counter.FlopCounterMode` (which counts 2 FLOPs per
 multiply-add of convolutions and matrix products), not from hand formulas. Receptive field size and
-jump are propagated analytically through every torch function the forward pass calls, so branches
-(Inception), shortcuts (ResNet) and concatenations (DenseNet) are handled: a tensor built from
-several inputs gets the largest of their receptive fields.
+jump are traced through every torch function the forward pass calls (`dlcourse.receptive`), so
+branches (Inception), shortcuts (ResNet), concatenations (DenseNet), transposed convolutions and
+upsampling (U-Net, hourglass) are handled: a unit's field is the union over every path into it.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
+
+from dlcourse.receptive import PIXELS, ReceptiveFieldMode
+from dlcourse.shapes import whole_sizes
 
 __all__ = ["LayerInfo", "ModelSummary", "summary"]
 
-Pair = tuple[int, int]
+Pair = tuple[int, int]  # (height, width); a jump is a float below 1 after upsampling
 _NO_MEMORY = (nn.Flatten, nn.Unflatten, nn.Identity)  # views: they allocate no new activations
 
 
@@ -48,6 +50,7 @@ class ModelSummary:
     input_memory: int = 0
     output_rf: Pair | None = None  # receptive field of the model's output (max over channels)
     output_jump: Pair | None = None
+    output_shape: tuple[int, ...] | None = None  # of the model's (first) output tensor
 
     @property
     def total_memory(self) -> int:
@@ -110,93 +113,12 @@ def _bytes(n: int) -> str:
     return f"{n:.1f} GiB"
 
 
-def _as_pair(v: int | tuple | list) -> Pair:
-    """Broadcast an int argument (kernel, stride, dilation) to (height, width)."""
-    v = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    return (int(v[0]), int(v[-1]))
-
-
-def _arg(args: tuple, kwargs: dict, i: int, name: str, default):
-    """Argument `name` of a functional call, passed by position i or by keyword."""
-    if name in kwargs:
-        return kwargs[name]
-    return args[i] if len(args) > i else default
-
-
-class _ReceptiveFieldMode(TorchFunctionMode):
-    """Tags every tensor produced during forward with its receptive field (size, jump).
-
-    RF recurrences, per spatial dimension: r_out = r_in + (k_eff - 1) * j_in, j_out = j_in * s,
-    with k_eff = dilation * (k - 1) + 1. Ops that mix the whole map (linear, global pooling,
-    means) give None, "the whole input". Any other op keeps the largest RF of its inputs.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rf: dict[int, tuple[torch.Tensor, Pair | None, Pair | None]] = {}
-
-    def tag(self, t: torch.Tensor, r: Pair | None, j: Pair | None) -> None:
-        """Remember (r, j) for t; keep t alive so its id is not reused."""
-        self.rf[id(t)] = (t, r, j)
-
-    def lookup(self, t: object) -> tuple[Pair | None, Pair | None] | None:
-        """(r, j) for a tagged tensor, or None if t was never tagged (weights, constants)."""
-        hit = self.rf.get(id(t)) if isinstance(t, torch.Tensor) else None
-        return None if hit is None or hit[0] is not t else (hit[1], hit[2])
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        flat = [a for a in args if not isinstance(a, (list, tuple))]
-        flat += [t for a in args if isinstance(a, (list, tuple)) for t in a] + list(kwargs.values())
-        tags = [tag for tag in map(self.lookup, flat) if tag is not None]
-        if not tags:
-            return out
-        if any(r is None for r, _ in tags):  # already covers everything
-            r, j = None, None
-        else:
-            r = (max(t[0][0] for t in tags), max(t[0][1] for t in tags))
-            j = (max(t[1][0] for t in tags), max(t[1][1] for t in tags))
-            try:
-                r, j = self._update(getattr(func, "__name__", ""), args, kwargs, r, j)
-            except (TypeError, ValueError, IndexError, KeyError):  # an op we cannot read: unknown
-                r, j = None, None
-        for o in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(o, torch.Tensor):
-                self.tag(o, r, j)
-        return out
-
-    @staticmethod
-    def _update(name: str, args: tuple, kwargs: dict, r: Pair, j: Pair
-                ) -> tuple[Pair | None, Pair | None]:
-        """Apply the RF recurrence of op `name` to an input RF (r, j)."""
-        if name.startswith("conv") and name[-2:] in ("1d", "2d") and not name.startswith("conv_t"):
-            k = tuple(args[1].shape[2:]) if len(args) > 1 else tuple(kwargs["weight"].shape[2:])
-            s, d = _arg(args, kwargs, 3, "stride", 1), _arg(args, kwargs, 5, "dilation", 1)
-        elif "pool" in name and "adaptive" not in name:
-            i = 2 if name.startswith("lp_pool") else 1  # lp_pool2d(input, norm_type, kernel, ...)
-            k = _arg(args, kwargs, i, "kernel_size", 1)
-            s = _arg(args, kwargs, i + 1, "stride", None) or k  # stride defaults to the kernel
-            d = _arg(args, kwargs, 4, "dilation", 1) if "max" in name else 1
-        elif "adaptive" in name:
-            x, size = args[0], _arg(args, kwargs, 1, "output_size", 1)
-            hw = (x.shape[-2], x.shape[-1])
-            size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
-            size = tuple(h if o is None else o for h, o in zip(hw, size))  # None: keep that side
-            if hw == size:  # nothing to pool
-                return r, j
-            if any(h % o for h, o in zip(hw, size)):  # uneven windows: treat as global
-                return None, None
-            k = s = tuple(h // o for h, o in zip(hw, size))
-            d = 1
-        elif name in ("linear", "matmul", "mm", "addmm", "bmm", "mean", "sum", "amax"):
-            return None, None
-        else:
-            return r, j
-        k, s, d = _as_pair(k), _as_pair(s), _as_pair(d)
-        r = tuple(r[i] + (d[i] * (k[i] - 1)) * j[i] for i in range(2))
-        j = tuple(j[i] * s[i] for i in range(2))
-        return r, j
+def _rf_and_jump(spans) -> tuple[Pair | None, tuple | None]:
+    """(height, width) receptive field and jump; a jump below 1 (after upsampling) as a float."""
+    if spans is None:
+        return None, None
+    jumps = tuple(int(s.jump) if s.jump.denominator == 1 else float(s.jump) for s in spans)
+    return (spans[0].size, spans[1].size), jumps
 
 
 @torch.no_grad()
@@ -213,10 +135,10 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
     Returns:
         A ModelSummary: `.layers` (LayerInfo rows), totals, and a table when printed.
     """
-    if len(input_size) not in (3, 4) or any(int(s) <= 0 for s in input_size):
-        raise ValueError(f"input_size must be (C, H, W) of positive ints like (3, 224, 224), "
-                         f"got {tuple(input_size)}")
-    shape = tuple(input_size) if len(input_size) == 4 else (batch_size, *input_size)
+    input_size = whole_sizes(input_size, "input_size", "(C, H, W) of one example (or (B, C, H, W))",
+                             (3, 4))
+    (batch_size,) = whole_sizes((batch_size,), "batch_size", "a whole number >= 1", (1,))
+    shape = input_size if len(input_size) == 4 else (batch_size, *input_size)
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = dtype or (param.dtype if param is not None else torch.float32)
@@ -225,7 +147,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
     result.total_params = sum(p.numel() for p in model.parameters())
     result.trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-    flops, rf_mode = FlopCounterMode(display=False), _ReceptiveFieldMode()
+    flops, rf_mode = FlopCounterMode(display=False), ReceptiveFieldMode()
     names = {m: n for n, m in model.named_modules()}
     seen: set[nn.Module] = set()  # a module called twice counts its parameters once
     start: dict[nn.Module, int] = {}
@@ -240,7 +162,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
         params = 0 if module in seen else sum(p.numel() for p in module.parameters(recurse=False))
         seen.add(module)
         in_place = any(out is i for i in inputs) or isinstance(module, _NO_MEMORY)
-        tag = rf_mode.lookup(out) or (None, None)
+        tag = _rf_and_jump(rf_mode.lookup(out))
         result.layers.append(LayerInfo(
             name=names[module], kind=type(module).__name__, output_shape=tuple(out.shape),
             params=params, macs=(flops.get_total_flops() - start[module]) // 2,
@@ -253,10 +175,11 @@ def summary(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1,
     model.eval()  # no dropout, BN uses running stats, GoogLeNet skips its auxiliary heads
     try:
         with flops, rf_mode:
-            rf_mode.tag(x, (1, 1), (1, 1))
+            rf_mode.tag(x, (PIXELS, PIXELS))
             out = model(x)
         out = out[0] if isinstance(out, (tuple, list)) else out
-        result.output_rf, result.output_jump = rf_mode.lookup(out) or (None, None)
+        result.output_rf, result.output_jump = _rf_and_jump(rf_mode.lookup(out))
+        result.output_shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
         result.total_macs = flops.get_total_flops() // 2
     finally:
         for h in handles:

@@ -2,7 +2,8 @@
 
 Tasks are real: the source is Fashion-MNIST classes 0-4 (tops, trousers, pullovers, dresses, coats),
 the near target classes 5-9 (sandals, shirts, sneakers, bags, boots), and the far target
-scikit-learn's bundled handwritten digits, upscaled to 28x28 like MNIST.
+scikit-learn's bundled handwritten digits, upscaled to 28x28 like MNIST. This module builds on
+`dlcourse.checkpoints` (the pretrained sources); `checkpoints` does not import it.
 """
 
 from __future__ import annotations
@@ -15,28 +16,14 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
+from dlcourse import checkpoints
 from dlcourse.callbacks import Callback
-from dlcourse.data import ImageSet
+from dlcourse.data import ImageSet, class_split  # noqa: F401  (class_split: part of this module's API)
 
 STRATEGIES = ("scratch", "linear_probe", "finetune_top", "finetune_all")
 
 
 # data ---------------------------------------------------------------------------------------------
-
-def class_split(dataset: ImageSet, classes: Sequence[int]) -> ImageSet:
-    """Keep only the examples of `classes` and relabel them 0..len(classes)-1 in the given order."""
-    classes = [int(c) for c in classes]
-    known = set(range(len(dataset.classes)))
-    if not classes or not set(classes) <= known:
-        raise ValueError(f"classes must be a non-empty list of labels in 0..{len(known) - 1}, "
-                         f"got {classes}")
-    lookup = torch.full((len(dataset.classes),), -1, dtype=torch.long)
-    lookup[torch.tensor(classes)] = torch.arange(len(classes))
-    keep = lookup[dataset.y] >= 0
-    names = tuple(dataset.classes[c] for c in classes)
-    return ImageSet(dataset.X[keep], lookup[dataset.y[keep]], names, dataset.source,
-                    dataset.mean, dataset.std)
-
 
 def per_class(dataset: ImageSet, n: int, seed: int = 0) -> ImageSet:
     """Exactly `n` randomly chosen examples of every class (seeded), in stored order."""
@@ -140,8 +127,6 @@ def transfer_model(strategy: str, num_classes: int, source: str = "fmnist_source
     "finetune_top": block1 frozen, block2 and a new head trained; "finetune_all": every layer
     trained, starting from the pretrained weights.
     """
-    from dlcourse import checkpoints
-
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     if strategy == "scratch":

@@ -107,6 +107,7 @@ class AlexNet(nn.Module):
             *conv_relu(384, 256, 3, padding=p3, groups=groups), nn.MaxPool2d(3, 2),
         )
         side = 6 if variant == "paper" else 2  # final map on a 227x227 input: 6x6 or 2x2
+        self.variant, self.side = variant, side
         self.classifier = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(256 * side * side, 4096), nn.ReLU(inplace=True),
             nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
@@ -115,7 +116,14 @@ class AlexNet(nn.Module):
         init_weights(self, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_in = x.shape[-2:]
         x = self.features(x)  # (B, 256, 6, 6) for the paper variant on 227x227
+        if tuple(x.shape[-2:]) != (self.side, self.side):
+            raise ValueError(
+                f"AlexNet (variant={self.variant!r}) expects 227x227 images, got {x_in[0]}x{x_in[1]}: "
+                f"its feature map is {x.shape[-2]}x{x.shape[-1]}, not {self.side}x{self.side}. The "
+                "paper's '224' does not fit conv1 (11x11, stride 4: (224 - 11)/4 + 1 = 54.25); resize "
+                "or pad the images to 227x227 (e.g. torchvision.transforms.Resize(227))")
         x = torch.flatten(x, 1)
         return self.classifier(x)
 

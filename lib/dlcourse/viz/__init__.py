@@ -131,8 +131,8 @@ def top_losses(logits: torch.Tensor, y: torch.Tensor, k: int = 8) -> torch.Tenso
 
 def plot_top_losses(model, dataset, k: int = 8, ax=None):
     """The k test images the model gets most confidently wrong, with prediction and (true label)."""
-    from dlcourse.data import TensorLoader
-    from dlcourse.train import predict
+    from dlcourse.evaluation import predict  # not dlcourse.train: plots never import the loop
+    from dlcourse.loaders import TensorLoader
 
     device = next(model.parameters()).device
     logits = predict(model, TensorLoader(dataset, 1024, shuffle=False, drop_last=False, device=device))
