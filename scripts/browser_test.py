@@ -56,6 +56,20 @@ CLOSE_JS = """
 const done = arguments[arguments.length - 1], panel = window.jupyterapp.shell.currentWidget;
 panel.sessionContext.shutdown().then(() => { panel.dispose(); done(); }, done);
 """  # stop the kernel and close the tab without a dialog: one kernel at a time
+SAVE_JS = """
+const done = arguments[arguments.length - 1];
+window.jupyterapp.commands.execute('docmanager:save').then(() => done(true), e => done(String(e)));
+"""
+COPIES_JS = """
+const nb = window.jupyterapp.shell.currentWidget.content.node;
+const views = [...nb.querySelectorAll('.jp-OutputArea-output')].filter(  // the widget renderer's
+    o => !o.dataset.mimeType || o.dataset.mimeType.includes('widget'));  // panel has no mime type
+const copies = views.map(v => v.closest('.jp-OutputArea-child').nextElementSibling)
+    .map(c => c && c.querySelector('img')).filter(img => img);
+if (copies.length) copies[0].closest('.jp-OutputArea').scrollIntoView({block: 'center'});
+return {copies: copies.length, shown: copies.filter(img => img.offsetParent !== null
+    && img.naturalWidth > 0).length};
+"""
 PAGE_JS = """
 const nb = window.jupyterapp.shell.currentWidget.content.node, visible = e => e.offsetParent !== null;
 const rect = e => e.getBoundingClientRect();
@@ -227,8 +241,29 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
     browser.save_screenshot(str(SHOTS / f"{stem}_page.png"))
     problems += move_sliders(browser, stem)
     shoot_progress(browser, stem)
+    expected = EXPLORERS.get(stem[:2], 0)
+    if expected:
+        problems += reopen(browser, lab, nb, expected)
     browser.execute_async_script(CLOSE_JS)
     return problems, dict(load=loaded, run=ran)
+
+
+def reopen(browser, lab: Lab, nb: Path, expected: int) -> list[str]:
+    """Save, close (kernel and widgets gone), reopen: each explorer's saved static copy must show."""
+    saved = browser.execute_async_script(SAVE_JS)
+    if saved is not True:
+        return [f"could not save the notebook: {saved}"]
+    browser.execute_async_script(CLOSE_JS)
+    browser.get(lab.url(f"lab/tree/{nb.name}"))
+    wait_for(browser, lambda b: (s := b.execute_script(STATE_JS)) and s["path"] == nb.name
+             and s["ready"], LOAD_TIMEOUT, f"{nb.name} to reopen")
+    time.sleep(3)  # the widget renderer says "Loading widget..." or "model not found"; copies render
+    found = browser.execute_script(COPIES_JS)  # also scrolls the first explorer into view
+    browser.save_screenshot(str(SHOTS / f"{nb.stem}_reopened.png"))
+    if found["copies"] != expected or found["shown"] != expected:
+        return [f"reopened: {found['shown']} of {found['copies']} saved explorer pictures show, "
+                f"expected {expected}"]
+    return []
 
 
 def check_page(page: dict, expected: int) -> list[str]:
