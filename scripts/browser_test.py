@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "build" / "screenshots"
 # notebook prefix -> number of explorers it shows; add each new lesson's explorer here
 EXPLORERS = {"00": 0, "01": 2, "05": 2, "06": 1}
+TRAINS = {"00", "06"}  # notebooks whose `fit` must show an epochs bar
 SETTINGS = {  # JupyterLab user settings for the throw-away server
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},  # every cell in the page
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
@@ -237,7 +238,7 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
         problems += [f"cell raised {o['name']}: {o['text'][:200]}" for o in cell["outputs"]
                      if o["type"] == "error"]
     page = browser.execute_script(PAGE_JS)
-    problems += check_page(page, EXPLORERS.get(stem[:2], 0))
+    problems += check_page(page, EXPLORERS.get(stem[:2], 0), stem[:2] in TRAINS)
     browser.save_screenshot(str(SHOTS / f"{stem}_page.png"))
     problems += move_sliders(browser, stem)
     shoot_progress(browser, stem)
@@ -266,8 +267,9 @@ def reopen(browser, lab: Lab, nb: Path, expected: int) -> list[str]:
     return []
 
 
-def check_page(page: dict, expected: int) -> list[str]:
+def check_page(page: dict, expected: int, trains: bool) -> list[str]:
     """What is wrong with the rendered page (after Run All), in words."""
+    epoch_bars = [bar for bar in page["bars"] if bar["label"].startswith("epochs")]
     problems = [f"page shows {text!r}" for text in ("Error displaying widget", "interactive(children=")
                 if text in page["text"]]
     if len(page["explorers"]) != expected:
@@ -285,6 +287,8 @@ def check_page(page: dict, expected: int) -> list[str]:
             problems.append(f"a stale batches bar is left on screen: {bar['label']!r}")
         elif bar["width"] < 100:
             problems.append(f"progress bar {bar['label']!r} is {bar['width']:.0f} px wide")
+    if trains and not epoch_bars:
+        problems.append("no epochs progress bar on the page although the notebook trains")
     return problems
 
 
