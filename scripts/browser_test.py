@@ -163,6 +163,11 @@ class Lab:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
 
+    def kernels(self) -> list:
+        """The server's running kernels (its REST API)."""
+        with urllib.request.urlopen(self.url("api/kernels"), timeout=5) as answer:
+            return json.load(answer)
+
     def log_tail(self) -> str:
         self.log.flush()
         return "\n".join((self.tmp / "lab.log").read_text().splitlines()[-20:])
@@ -246,6 +251,10 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
     if expected:
         problems += reopen(browser, lab, nb, expected)
     browser.execute_async_script(CLOSE_JS)
+    try:
+        wait_for(browser, lambda b: not lab.kernels(), 20, "the kernel to shut down")
+    except TimeoutError as err:
+        problems.append(f"{err}: {len(lab.kernels())} still running")
     return problems, dict(load=loaded, run=ran)
 
 
