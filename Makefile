@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 FAST_ENV := DLCOURSE_FAST=1 DLCOURSE_PROGRESS=lines OMP_NUM_THREADS=1 MPLBACKEND=Agg DLCOURSE_LINT_FIGURES=1
 
-.PHONY: test test-gpu unit notebooks course claims lab bench lint strip clean assignments
+.PHONY: test test-gpu unit notebooks course claims lab bench lint strip clean assignments browser-test
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,11 @@ claims: $(VENV)/.installed  ## every lesson over SEED 0 1 2 x 1 and 2 threads: t
 assignments: $(VENV)/.installed  ## nbgrader course folder build/classroom/ (LESSONS="01 03", GROUP=week1)
 	$(PY) scripts/make_assignments.py $(if $(LESSONS),--lessons $(LESSONS),) $(if $(GROUP),--group $(GROUP),)
 
-lab: $(VENV)/.installed  ## JupyterLab on the notebooks, for self-study
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(VENV)/.installed  ## JupyterLab on the notebooks, for self-study (--allow-root only as root)
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/
+
+browser-test: $(VENV)/.installed  ## JupyterLab in headless Chromium: run 00 01 05 06, check widgets; build/screenshots/
+	$(PY) scripts/browser_test.py
 
 bench: $(VENV)/.installed  ## tutorial loop vs dlcourse.train.fit on Fashion-MNIST
 	$(PY) -m dlcourse bench

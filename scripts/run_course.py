@@ -47,10 +47,33 @@ def run_one(nb: Path, fast: bool, timeout: int, seed: int = 0) -> dict:
     seconds = time.perf_counter() - start
     if out.exists():
         html, _ = HTMLExporter().from_notebook_node(nbformat.read(out, as_version=4))
-        out.with_suffix(".html").write_text(html)
+        out.with_suffix(".html").write_text(add_network_note(html))
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     return dict(notebook=nb.stem, mode="fast" if fast else "full", status=status, seconds=seconds,
                 seed=seed, metrics=metrics)
+
+
+NETWORK_NOTE = (
+    '<div id="dlcourse-network-note" style="border:1px solid #c60;background:#fff4e5;padding:6px 10px;'
+    'margin:8px;font:14px sans-serif">This page loads MathJax (the formulas) and the widget renderer '
+    "(the interactive explorers) from a CDN, so it needs a network: offline, formulas stay as raw TeX "
+    "and each explorer shows only the static picture saved under it.</div>\n"
+    "<script>window.addEventListener('load', function () {  // MathJax loaded: the note is not needed\n"
+    "  if (window.MathJax && window.MathJax.Hub) {\n"
+    "    document.getElementById('dlcourse-network-note').style.display = 'none'; } });</script>\n")
+
+
+def add_network_note(html: str) -> str:
+    """Open the exported page with a note that its math needs a network; hidden once MathJax loads.
+
+    nbconvert loads MathJax from a CDN and there is no local copy to embed, so an offline reader sees
+    the note (and raw TeX) instead of being left to wonder.
+    """
+    head, sep, rest = html.partition("<body")
+    if not sep:
+        raise ValueError("the exported HTML has no <body> tag to put the network note into")
+    tag, close, body = rest.partition(">")
+    return head + sep + tag + close + "\n" + NETWORK_NOTE + body
 
 
 def write_reference(row: dict) -> Path:

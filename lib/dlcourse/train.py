@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import operator
-import os
 import time
 
 import torch
@@ -33,6 +32,7 @@ from dlcourse.evaluation import (  # noqa: F401  (evaluate, predict: part of thi
 from dlcourse.history import History
 from dlcourse.lr_finder import LRFinderResult, lr_find  # noqa: F401
 from dlcourse.optim import check_lr, make_optimizer, make_schedule
+from dlcourse.progress import Progress as _Progress
 from dlcourse.serialize import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
 
 
@@ -249,34 +249,3 @@ def _emit(callbacks: list[Callback], hook: str, state: TrainState) -> None:
     for cb in callbacks:
         getattr(cb, hook)(state)
 
-
-class _Progress:
-    """tqdm.auto bars (widgets in JupyterLab), or one printed line per epoch, or nothing."""
-
-    def __init__(self, enabled: bool, num_epochs: int, steps: int):
-        mode = os.environ.get("DLCOURSE_PROGRESS", "bars") if enabled else "off"
-        self.mode, self.num_epochs, self.steps = mode, num_epochs, steps
-        self.epochs = self.batches = None
-        if mode == "bars":
-            from tqdm.auto import tqdm
-
-            self.epochs = tqdm(total=num_epochs, desc="epochs", unit="epoch")
-            self.batches = tqdm(total=steps, desc="batches", unit="batch", leave=False)
-
-    def batch_done(self) -> None:
-        if self.batches is not None:
-            self.batches.update()
-
-    def epoch_done(self, row: dict) -> None:
-        text = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float))
-        if self.mode == "lines":
-            print(f"epoch {row['epoch']}/{self.num_epochs}  {text}", flush=True)
-        elif self.epochs is not None:
-            self.epochs.set_postfix_str(text, refresh=False)
-            self.epochs.update()
-            self.batches.reset()
-
-    def close(self) -> None:
-        for bar in (self.batches, self.epochs):
-            if bar is not None:
-                bar.close()

@@ -7,26 +7,16 @@ import re
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import torch
-from IPython import get_ipython
 
 from dlcourse import conv, pooling, shapes
 from dlcourse.viz import conv as vconv
+from dlcourse.widgets.layout import ExplorerBox, control_row, figure_png
 
 
-def _show(out: w.Output, text: str | None = None, fig=None) -> None:
-    """Replace what `out` shows by `text` and/or the figure `fig` (then closed).
+def _show(box: ExplorerBox, out: w.Output, text: str | None = None, fig=None) -> None:
+    """Replace what `out` shows by `text` and/or the figure `fig` (then closed); copies follow."""
+    box.set_picture(out, None if fig is None else figure_png(fig), text)
 
-    The outputs are set directly rather than captured with `with out: display(...)`: capturing makes
-    headless runners (nbclient, papermill, nbgrader) mimic the Output widget from the client side,
-    which can leave a cell waiting forever.
-    """
-    out.outputs = ()
-    if text is not None:
-        out.append_stdout(text + "\n")
-    if fig is not None:
-        if get_ipython() is not None:  # plain python (tests): no display formatter to render with
-            out.append_display_data(fig)
-        plt.close(fig)
 
 # the lecture's pooling example
 WORKED_4X4 = torch.tensor([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
@@ -145,7 +135,7 @@ class ConvExplorer:
         controls = [self.image, self.kernel, self.custom, self.stride, self.padding, self.dilation]
         for c in controls:
             c.observe(self.update, names="value")
-        self.widget = w.VBox([w.HBox(controls[:3]), w.HBox(controls[3:]), self.out])
+        self.widget = ExplorerBox([control_row(controls[:3]), control_row(controls[3:]), self.out])
         self.result: dict = {}
         self.update()
 
@@ -166,7 +156,7 @@ class ConvExplorer:
     def _draw(self) -> None:
         r = self.result
         if r.get("error"):
-            _show(self.out, text=r["error"])
+            _show(self.widget, self.out, text=r["error"])
             return
         fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
         vconv.plot_image(r["image"], axes[0], title=f"input {tuple(r['image'].shape)}")
@@ -174,7 +164,7 @@ class ConvExplorer:
         if r["output"] is not None:
             vconv.plot_image(r["output"], axes[2], title=f"output {r['out_shape']}")
         fig.suptitle(r["formula"])
-        _show(self.out, fig=fig)
+        _show(self.widget, self.out, fig=fig)
 
 
 class PoolExplorer:
@@ -190,7 +180,7 @@ class PoolExplorer:
         controls = [self.source, self.mode, self.kernel_size, self.stride]
         for c in controls:
             c.observe(self.update, names="value")
-        self.widget = w.VBox([w.HBox(controls[:2]), w.HBox(controls[2:]), self.out])
+        self.widget = ExplorerBox([control_row(controls[:2]), control_row(controls[2:]), self.out])
         self.result: dict = {}
         self.update()
 
@@ -222,19 +212,21 @@ class PoolExplorer:
             vconv.plot_image(r["output"], axes[1], f"{self.mode.value} pool "
                              f"{tuple(r['output'].shape)}")
         fig.suptitle(r["formula"])
-        _show(self.out, fig=fig)
+        _show(self.widget, self.out, fig=fig)
 
 
 class ReceptiveFieldExplorer:
     """Type a conv/pool stack; see each layer's receptive field, jump and output size."""
 
     def __init__(self, text: str = "conv3, conv3, pool2, conv3, conv3, pool2") -> None:
-        self.layers = w.Text(value=text, description="layers", layout=w.Layout(width="480px"))
+        self.layers = w.Text(value=text, description="layers")
         self.input_size = w.IntSlider(value=32, min=8, max=224, description="input")
         self.out = w.Output()
         for c in (self.layers, self.input_size):
             c.observe(self.update, names="value")
-        self.widget = w.VBox([self.layers, self.input_size, self.out])
+        self.widget = ExplorerBox([control_row([self.layers]), control_row([self.input_size]),
+                                   self.out])
+        self.layers.layout.width = "min(100%, 480px)"  # room for a long stack, but no wider than the page
         self.result: dict = {}
         self.update()
 
@@ -249,7 +241,7 @@ class ReceptiveFieldExplorer:
         if self.result["rows"]:
             fig, ax = plt.subplots(figsize=(6, 3))
             vconv.plot_receptive_field(self.result["rows"], ax)
-        _show(self.out, text=self.result["error"] or self.result["table"], fig=fig)
+        _show(self.widget, self.out, text=self.result["error"] or self.result["table"], fig=fig)
         return self.result
 
 

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import torch
-from IPython import get_ipython
-from IPython.display import display
 from matplotlib.axes import Axes
 from torch import nn
 
 from dlcourse import interpret
 from dlcourse.viz import interpret as vinterpret
 from dlcourse.viz.conv import plot_image
+from dlcourse.widgets.layout import ExplorerBox, control_row, figure_png
 
 PREDICTED = -1  # the class dropdown's "the network's own answer"
 
@@ -37,7 +36,9 @@ class InterpretExplorer:
         self.out = w.Output()
         for control in (self.image, self.target, self.method):
             control.observe(self.update, names="value")
-        self.widget = w.VBox([w.HBox([self.image, self.target, self.method]), self.out])
+        # lesson 11 shows `snapshot()` under the explorer itself, so the box adds no copy of its own
+        self.widget = ExplorerBox([control_row([self.image, self.target, self.method]), self.out],
+                                  static_copy=False)
         self.result: dict = {}
         self.update()
 
@@ -63,13 +64,9 @@ class InterpretExplorer:
     def update(self, change: object = None) -> dict:
         """Recompute from the controls and redraw into the widget's output; returns the state."""
         self.result = self.state()
-        if get_ipython() is not None:  # plain python (tests): nothing to display into
-            self.out.clear_output(wait=True)
-            with self.out:
-                fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), layout="constrained")
-                self.draw(axes)
-                display(fig)
-                plt.close(fig)
+        fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), layout="constrained")
+        self.draw(axes)
+        self.widget.set_picture(self.out, figure_png(fig))
         return self.result
 
     def snapshot(self) -> Sequence[Axes]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython import get_ipython
 from IPython.display import display
 from matplotlib.axes import Axes
 
 from dlcourse import scratch
 from dlcourse.viz import neuron as nviz
+from dlcourse.widgets.layout import ExplorerBox, control_row, figure_png
 
 
 def neuron_threshold(w: float, b: float) -> float | None:
@@ -30,21 +30,14 @@ class _Explorer:
         plt.close(self.fig)  # keep the inline backend from drawing it a second time
         self.out = widgets.Output()
         for control in controls:
-            control.observe(self.update, names="value")
-        self.ui = widgets.VBox([widgets.HBox(controls), self.out])
+            if not isinstance(control, widgets.Label):  # a label is output: observing it redraws twice
+                control.observe(self.update, names="value")
+        self.ui = ExplorerBox([control_row(controls), self.out])
         self.update()
 
     def _show(self) -> None:
-        """Put the redrawn figure into the Output area (a no-op outside a notebook).
-
-        The figure replaces the Output's contents directly instead of being captured with
-        `with self.out: display(...)`: capturing makes headless runners (nbclient, papermill)
-        mimic the Output widget from the client side, which can leave a cell waiting forever.
-        """
-        if get_ipython() is None:  # plain python (tests): nothing to display into
-            return
-        self.out.outputs = ()
-        self.out.append_display_data(self.fig)
+        """Put the redrawn figure into the Output area and the static copies under the explorer."""
+        self.ui.set_picture(self.out, figure_png(self.fig))
 
     def update(self, change: dict | None = None) -> Axes:
         """Redraw from the current control values; returns the Axes drawn on."""
