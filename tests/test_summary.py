@@ -78,7 +78,7 @@ PAPER_GFLOPS = {  # He et al. 2015 (Table 1) and the VGG numbers quoted there: m
 @pytest.mark.parametrize("name", list(PAPER_GFLOPS))
 def test_multiply_adds_match_the_resnet_paper(name):
     factory = getattr(resnet, name, None) or getattr(classic, name)
-    kwargs = {"stride_in_1x1": True} if name.startswith("resnet") else {}
+    kwargs = {"variant": "v1"} if name.startswith("resnet") else {}
     with torch.device("meta"):
         macs = summary(factory(**kwargs), (3, 224, 224)).total_macs
     assert macs / 1e9 == pytest.approx(PAPER_GFLOPS[name], rel=0.015 if "vgg" in name else 0.02)

@@ -26,7 +26,8 @@ from torchvision.ops import roi_align
 # --- boxes, IoU and non-maximum suppression ----------------------------------------------------------
 
 
-def _boxes(boxes, name: str = "boxes") -> torch.Tensor:
+def as_boxes(boxes, name: str = "boxes") -> torch.Tensor:
+    """`boxes` (tensor, list or tv_tensors.BoundingBoxes) as a plain (N, 4) XYXY tensor, or a clear error."""
     boxes = torch.as_tensor(boxes).as_subclass(torch.Tensor)  # plain tensor, also from BoundingBoxes
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"{name} must be (N, 4) XYXY boxes, got shape {tuple(boxes.shape)}; "
@@ -36,7 +37,7 @@ def _boxes(boxes, name: str = "boxes") -> torch.Tensor:
 
 def box_area(boxes: torch.Tensor) -> torch.Tensor:
     """(N,) areas of (N, 4) XYXY boxes, in pixels."""
-    boxes = _boxes(boxes)
+    boxes = as_boxes(boxes)
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
@@ -45,7 +46,7 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
 
     As torchvision computes it: two boxes of zero area give 0/0 = NaN, which no threshold exceeds.
     """
-    boxes1, boxes2 = _boxes(boxes1, "boxes1"), _boxes(boxes2, "boxes2")
+    boxes1, boxes2 = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
     top_left = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
     bottom_right = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
     wh = (bottom_right - top_left).clamp(min=0)  # no overlap -> width or height 0
@@ -60,7 +61,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     Take the best-scoring box left, keep it, discard every other box that overlaps it with IoU above
     `iou_threshold`, repeat. Equal scores keep their original order (a stable sort), as torchvision.
     """
-    boxes = _boxes(boxes)
+    boxes = as_boxes(boxes)
     scores = torch.as_tensor(scores)
     if scores.shape != (len(boxes),):
         raise ValueError(f"scores must be (N,) for N={len(boxes)} boxes, got {tuple(scores.shape)}")
@@ -80,7 +81,7 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
                 iou_threshold: float) -> torch.Tensor:
     """NMS within each class separately (a shirt never suppresses a shoe): kept indices, best score
     first (equal scores in index order)."""
-    boxes, scores, labels = _boxes(boxes), torch.as_tensor(scores), torch.as_tensor(labels)
+    boxes, scores, labels = as_boxes(boxes), torch.as_tensor(scores), torch.as_tensor(labels)
     if labels.shape != (len(boxes),):
         raise ValueError(f"labels must be (N,) for N={len(boxes)} boxes, got {tuple(labels.shape)}")
     keep = [idx[nms(boxes[idx], scores[idx], iou_threshold)] for idx in
@@ -124,7 +125,7 @@ def sliding_windows(image_size, sizes, aspect_ratios=(1.0,), stride: int = 1) ->
 def warp_regions(image: torch.Tensor, boxes: torch.Tensor, size: int = 28) -> torch.Tensor:
     """R-CNN's warp: crop every box out of a (C, H, W) image and resize it to size x size (bilinear,
     one `roi_align` call): (N, C, size, size)."""
-    boxes = _boxes(boxes).to(image.dtype)
+    boxes = as_boxes(boxes).to(image.dtype)
     rois = torch.cat([torch.zeros(len(boxes), 1, dtype=image.dtype), boxes], 1)  # (N, 5): image 0
     # aligned: pixel i covers [i, i + 1), as in our boxes; adaptive sampling: a box of the crop's own
     # size comes out unchanged
@@ -216,7 +217,7 @@ def proposal_recall(proposals: list[torch.Tensor], targets: list[dict], iou_thre
     IoU >= iou_threshold: the most any detector that classifies these proposals can find."""
     found = total = 0
     for p, t in zip(proposals, targets, strict=True):
-        gt = _boxes(t["boxes"])
+        gt = as_boxes(t["boxes"])
         total += len(gt)
         if len(gt) and len(p):
             found += int((box_iou(gt, p).max(1).values >= iou_threshold).sum())

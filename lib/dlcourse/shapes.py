@@ -307,16 +307,10 @@ def whole_sizes(sizes, name: str, form: str, lengths: tuple[int, ...]) -> tuple[
     Integer types of numpy and torch are accepted; 27.5, "28" or 0 are not (no silent truncation).
     """
     try:
-        values = tuple(sizes)
+        values = tuple(operator.index(v) for v in sizes if not isinstance(v, bool))
+        ok = len(values) == len(tuple(sizes)) and len(values) in lengths and all(v >= 1 for v in values)
     except TypeError:
-        values = None
-    ok = values is not None and len(values) in lengths
-    if ok:
-        try:
-            values = tuple(operator.index(v) for v in values if not isinstance(v, bool))
-        except TypeError:
-            ok = False
-        ok = ok and len(values) in lengths and all(v >= 1 for v in values)
+        ok = False
     if not ok:
         raise ValueError(f"{name} must be {form}: whole numbers >= 1 like (1, 28, 28), got {sizes!r}")
     return values
@@ -327,11 +321,6 @@ def _check_positive(**values: int) -> None:
     for name, v in values.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Transposed convolution (lesson 13)
-# ---------------------------------------------------------------------------------------------------
 
 
 def conv_transpose_output_size(N: int, F: int, P: int = 0, S: int = 1, output_padding: int = 0,
@@ -346,13 +335,10 @@ def conv_transpose_output_size(N: int, F: int, P: int = 0, S: int = 1, output_pa
     for name, v in (("padding P", P), ("output_padding", output_padding)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise ValueError(f"{name} must be a non-negative int, got {v!r}")
-    if output_padding >= max(S, D):
+    if output_padding >= max(S, D):  # it only chooses among the sizes a strided conv maps to one N
         raise ValueError(f"output_padding={output_padding} must be smaller than the stride S={S} or the "
-                         f"dilation D={D}: it only chooses among the {max(S, D)} sizes a strided "
-                         "convolution maps to the same N")
-    out = (N - 1) * S - 2 * P + D * (F - 1) + output_padding + 1
-    if out < 1:
-        most = ((N - 1) * S + D * (F - 1) + output_padding) // 2
+                         f"dilation D={D}: it picks one of the {max(S, D)} sizes that map to the same N")
+    if (out := (N - 1) * S - 2 * P + D * (F - 1) + output_padding + 1) < 1:
         raise ValueError(f"padding P={P} crops everything: (N-1)*S - 2P + D*(F-1) + output_padding + 1 = "
-                         f"{out}; use a padding of at most {most}")
+                         f"{out}; at most P= {((N - 1) * S + D * (F - 1) + output_padding) // 2}")
     return out

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.ops import roi_pool
 
 from dlcourse import data, scenes
-from dlcourse.detection import _boxes, box_iou, warp_regions
+from dlcourse.detection import as_boxes, box_iou, warp_regions
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
@@ -74,7 +74,7 @@ class Localizer(nn.Module):
                 raise ValueError("in training mode the localizer needs targets (boxes and labels); "
                                  "call model.eval() to predict")
             labels = torch.cat([t["labels"][:1] for t in targets]) - 1  # scenes count classes 1..10
-            target_boxes = torch.cat([_boxes(t["boxes"])[:1] for t in targets])
+            target_boxes = torch.cat([as_boxes(t["boxes"])[:1] for t in targets])
             return localization_loss(class_logits, boxes, labels, target_boxes, self.size, self.box_weight)
         probs = class_logits.softmax(1)
         scores, labels = probs.max(1)
@@ -112,7 +112,7 @@ def region_samples(dataset, num_scenes: int, per_scene: int = 16, seed: int = 0,
     crops, labels, kept, index = [], [], [], []
     for i in range(num_scenes):
         image, target = dataset[i]
-        gt = _boxes(target["boxes"])
+        gt = as_boxes(target["boxes"])
         wh = (gt[:, 2:] - gt[:, :2]).repeat(2, 2)  # (2M, 4): each box twice, jittered by 10% of its size
         jittered = gt.repeat(2, 1) + torch.randn(len(wh), 4, generator=gen) * 0.1 * wh
         xy = torch.rand(per_scene, 2, generator=gen) * dataset.size * 0.8
@@ -153,7 +153,7 @@ def fast_rcnn_scores(classifier: nn.Module, image: torch.Tensor, boxes: torch.Te
     probabilities."""
     device = next(classifier.parameters()).device
     features = _shared_features(classifier, image[None].to(device))  # (1, C, H/4, W/4): once per image
-    rois = torch.cat([torch.zeros(len(boxes), 1), _boxes(boxes)], 1).to(device)  # (N, 5): image 0
+    rois = torch.cat([torch.zeros(len(boxes), 1), as_boxes(boxes)], 1).to(device)  # (N, 5): image 0
     pooled = roi_pool(features, rois, output_size=(7, 7), spatial_scale=0.25)  # (N, C, 7, 7)
     return (head if head is not None else classifier.head)(pooled).softmax(1).cpu()
 
@@ -184,4 +184,4 @@ def detections_from_scores(boxes: torch.Tensor, probs: torch.Tensor, score_thres
     labels = labels + 1
     keep = torch.nonzero(scores >= score_threshold).flatten()
     keep = keep[batched_nms(boxes[keep], scores[keep], labels[keep], iou_threshold)]
-    return {"boxes": _boxes(boxes)[keep], "labels": labels[keep], "scores": scores[keep]}
+    return {"boxes": as_boxes(boxes)[keep], "labels": labels[keep], "scores": scores[keep]}

@@ -19,7 +19,7 @@ FIGSIZE = (4, 4)  # inches, when no Axes is given
 COLORS = plt.get_cmap("tab10").colors  # COLORS[label - 1] is the colour of class `label` (1..10)
 
 
-def _gray_rgb(image) -> np.ndarray:
+def gray_rgb(image) -> np.ndarray:
     """(1, H, W) or (H, W) image in [0, 1] -> (H, W, 3) float RGB."""
     img = torch.as_tensor(image).detach().cpu().float().squeeze()
     if img.ndim != 2:
@@ -35,7 +35,7 @@ def plot_scene(image, target: dict | None = None, ax: Axes | None = None, masks:
     "scores" (shown, and boxes under `score_threshold` hidden), optional "masks" (N, H, W) or
     Mask R-CNN's probabilities (N, 1, H, W), shown where > 0.5).
     """
-    rgb = _gray_rgb(image)
+    rgb = gray_rgb(image)
     ax = get_axes(ax, FIGSIZE)
     target = target or {}
     boxes = torch.as_tensor(target.get("boxes", torch.zeros(0, 4))).detach().cpu().float()
@@ -73,7 +73,7 @@ def plot_semantic(semantic, image=None, ax: Axes | None = None, classes=CLASSES,
     if semantic.ndim != 2:
         raise ValueError(f"semantic must be one (H, W) map of class values, got "
                          f"{tuple(semantic.shape)}; pick one scene, e.g. semantic[0]")
-    rgb = _gray_rgb(image) if image is not None else np.zeros((*semantic.shape, 3))
+    rgb = gray_rgb(image) if image is not None else np.zeros((*semantic.shape, 3))
     sem = semantic.numpy()
     present = [int(c) for c in np.unique(sem) if c > 0]
     for c in present:

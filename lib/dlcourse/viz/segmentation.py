@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from dlcourse.scenes import CLASSES
 from dlcourse.viz import get_axes
-from dlcourse.viz.scenes import _gray_rgb
+from dlcourse.viz.scenes import gray_rgb
 
 
 def plot_iou(ious: Mapping[str, torch.Tensor], classes: Sequence[str] = CLASSES, ax: Axes | None = None,
@@ -51,7 +51,7 @@ def plot_errors(y_hat, y, image=None, ax: Axes | None = None, title: str | None 
     if y_hat.shape != y.shape or y.ndim != 2:
         raise ValueError(f"y_hat and y must be one (H, W) label map each, got {tuple(y_hat.shape)} and "
                          f"{tuple(y.shape)}; pick one scene, e.g. y_hat[0], y[0]")
-    rgb = _gray_rgb(image) * 0.7 if image is not None else np.zeros((*y.shape, 3))
+    rgb = gray_rgb(image) * 0.7 if image is not None else np.zeros((*y.shape, 3))
     wrong = (y_hat != y).numpy()
     rgb[wrong] = (0.9, 0.1, 0.1)
     ax = get_axes(ax, (4, 4))
