@@ -1,4 +1,4 @@
-"""Command line: `python -m dlcourse bench` (tutorial loop vs fit) and `python -m dlcourse info`."""
+"""Command line: `python -m dlcourse bench` (tutorial loop vs fit), `info`, `train-ddp` (under torchrun)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["info"]:
         info()
         return 0
-    print("usage: python -m dlcourse {bench,info} [options]   (bench --help for its options)")
+    if argv[:1] == ["train-ddp"]:  # torchrun --standalone --nproc_per_node=2 -m dlcourse train-ddp ...
+        from dlcourse.train_ddp import main as train_ddp
+
+        return train_ddp(argv[1:])
+    print("usage: python -m dlcourse {bench,info,train-ddp} [options]   (bench --help, train-ddp --help)")
     return 2
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset, SequentialSampler
 
+from dlcourse import distributed  # lesson 14: DDP under torchrun
 from dlcourse.config import resolve_device
 
 
@@ -95,6 +96,8 @@ def evaluate(model: nn.Module, data, loss_fn: nn.Module | None = None,
             count += len(y)
     finally:
         model.train(was_training)
+    if distributed.is_sharded(data):  # lesson 14: a sharded validation set, summed over the ranks
+        total_loss, correct, count = distributed.all_reduce_sums(total_loss, correct, count)
     if count == 0:
         raise ValueError("the evaluation data yields no examples: a loader with drop_last=True and "
                          "a data set smaller than batch_size gives no batches; use drop_last=False "

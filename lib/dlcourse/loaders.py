@@ -28,7 +28,8 @@ class TensorLoader:
     """Batches from a data set held whole on the device: uint8 once, `randperm` slicing, static shapes.
 
     Augmentation ("flip", "flip_translate") runs on the device: random horizontal flips and shifts of
-    up to `max_shift` pixels with zero fill.
+    up to `max_shift` pixels with zero fill. Under DDP `rank`/`world_size` keep this rank's slice of each
+    epoch (`dlcourse.distributed.shard` sets them); `batch_size` is then per rank.
     """
 
     dataset: ImageSet
@@ -39,6 +40,8 @@ class TensorLoader:
     device: torch.device | str | None = None
     seed: int = 0
     max_shift: int = 2
+    rank: int = 0  # lesson 14 (DDP): this rank's slice of every epoch's order, see distributed.shard
+    world_size: int = 1
     generator: torch.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +49,8 @@ class TensorLoader:
             raise ValueError(f"augment must be None, 'flip' or 'flip_translate', got {self.augment!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
+        if not 0 <= self.rank < self.world_size:  # lesson 14 (DDP)
+            raise ValueError(f"need 0 <= rank < world_size, got {self.rank} and {self.world_size}")
         self.device = config.resolve_device(self.device)
         # random numbers are drawn on the device, so shuffling and augmenting never wait on the host
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
@@ -53,12 +58,14 @@ class TensorLoader:
         self.y = self.dataset.y.to(self.device)
 
     def __len__(self) -> int:
-        n, b = len(self.dataset), self.batch_size
+        n, b = len(self.dataset) // self.world_size, self.batch_size  # examples of this rank
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.dataset)
         order = epoch_permutation(n, self.generator) if self.shuffle else torch.arange(n, device=self.device)
+        # lesson 14 (DDP): every rank drew the same order; rank r keeps positions r, r+W, ... (equal lengths)
+        order = order[self.rank::self.world_size][:n // self.world_size]
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             X = normalize(self.X[idx], self.dataset.mean, self.dataset.std)  # (B, C, H, W)

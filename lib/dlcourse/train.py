@@ -18,6 +18,7 @@ import time
 import torch
 from torch import nn
 
+from dlcourse import distributed  # lesson 14: DDP under torchrun
 from dlcourse.callbacks import EMA, BestWeights, Callback, TrainState
 from dlcourse.config import resolve_device
 from dlcourse.evaluation import (  # noqa: F401  (evaluate, predict: part of this module's API)
@@ -64,6 +65,11 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
         best epoch. A script must check `history.interrupted` and then neither save nor report the
         run as done (exit non-zero instead). A non-finite loss raises NonFiniteLossError naming the
         epoch, the step, the likely cause and what happened to the weights.
+
+    Under torchrun (after `dlcourse.distributed.init()`) fit trains data-parallel (lesson 14): the model
+    runs in DistributedDataParallel, `train_data` should be `distributed.shard(loader)` (global batch =
+    world_size x batch_size; lr belongs to it), epoch sums are all-reduced and only rank 0 shows progress.
+    See `dlcourse.distributed` for checkpoints (rank 0) and BatchNorm (per rank).
     """
     _check_arguments(num_epochs, lr, grad_clip, weight_decay, label_smoothing)
     device = resolve_device(device)
@@ -80,17 +86,21 @@ def fit(model: nn.Module, train_data, val_data=None, *, num_epochs: int, lr: flo
     opt = make_optimizer(model, optimizer, lr, weight_decay)
     sched = make_schedule(opt, schedule, lr, num_epochs * len(train_data))
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    forward = torch.compile(model) if compile else model
+    ddp = distributed.wrap(model, device)  # lesson 14: DDP when a process group runs, else the model
+    forward = torch.compile(ddp) if compile else ddp
+    progress = progress and distributed.is_main()  # lesson 14: one progress display, rank 0's
     best = BestWeights()
     callbacks = [best, *callbacks, *([EMA(ema)] if ema else [])]
     history = History()
     state = TrainState(model, opt, history, num_epochs, len(train_data), val_data=val_data)
-    ctx = dict(device=device, amp=use_amp, channels_last=use_cl, grad_clip=grad_clip, sched=sched)
+    ctx = dict(device=device, amp=use_amp, channels_last=use_cl, grad_clip=grad_clip, sched=sched,
+               compiled=compile)
     _emit(callbacks, "on_fit_start", state)
     bars = _Progress(progress, num_epochs, len(train_data))
     try:
         for epoch in range(1, num_epochs + 1):
             state.epoch = epoch
+            distributed.set_epoch(train_data, epoch)  # lesson 14: reshuffle a DistributedSampler
             start = time.perf_counter()
             train_loss, train_acc = _train_epoch(forward, train_data, loss_fn, state, callbacks, bars,
                                                  ctx)
@@ -162,7 +172,7 @@ def _train_epoch(model, train_data, loss_fn, state: TrainState, callbacks, bars,
     count = 0
     for batch, (X, y) in enumerate(train_data):
         X, y = _to(X, device, ctx["channels_last"]), y.to(device, non_blocking=True)
-        first = state.step == 0 and model is not state.model  # a compiled model compiles here
+        first = state.step == 0 and ctx["compiled"]  # a compiled model compiles here
         tic = time.perf_counter()
         # forward
         with autocast(device, ctx["amp"]):
@@ -192,6 +202,8 @@ def _train_epoch(model, train_data, loss_fn, state: TrainState, callbacks, bars,
         count += len(y)
         _emit(callbacks, "on_batch_end", state)
         bars.batch_done()
+    # lesson 14: under DDP add up every rank's sums, so each rank reports the whole epoch
+    total_loss, correct, count = distributed.all_reduce_sums(total_loss, correct, count)
     if not torch.isfinite(total_loss):  # on a GPU the per-step check would sync: once per epoch here
         raise _non_finite(state, total_loss)
     return total_loss.item() / count, correct.item() / count
