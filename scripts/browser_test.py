@@ -251,6 +251,9 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
     if expected:
         problems += reopen(browser, lab, nb, expected)
     browser.execute_async_script(CLOSE_JS)
+    for kernel in lab.kernels():  # a reopened tab can leave one behind: stop it from the server side
+        urllib.request.urlopen(urllib.request.Request(lab.url(f"api/kernels/{kernel['id']}"),
+                                                      method="DELETE"), timeout=20)
     try:
         wait_for(browser, lambda b: not lab.kernels(), 20, "the kernel to shut down")
     except TimeoutError as err:
