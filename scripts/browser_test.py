@@ -251,6 +251,9 @@ def run_notebook(browser, lab: Lab, nb: Path) -> tuple[list[str], dict]:
     if expected:
         problems += reopen(browser, lab, nb, expected)
     browser.execute_async_script(CLOSE_JS)
+    for kernel in lab.kernels():  # a reopened tab can leave one behind: stop it from the server side
+        urllib.request.urlopen(urllib.request.Request(lab.url(f"api/kernels/{kernel['id']}"),
+                                                      method="DELETE"), timeout=20)
     try:
         wait_for(browser, lambda b: not lab.kernels(), 20, "the kernel to shut down")
     except TimeoutError as err:
@@ -266,7 +269,7 @@ def reopen(browser, lab: Lab, nb: Path, expected: int) -> list[str]:
     browser.execute_async_script(CLOSE_JS)
     browser.get(lab.url(f"lab/tree/{nb.name}"))
     wait_for(browser, lambda b: (s := b.execute_script(STATE_JS)) and s["path"] == nb.name
-             and s["ready"], LOAD_TIMEOUT, f"{nb.name} to reopen")
+             and s["ready"] and s["kernel"] == "idle", LOAD_TIMEOUT, f"{nb.name} to reopen")
     time.sleep(3)  # the widget renderer says "Loading widget..." or "model not found"; copies render
     found = browser.execute_script(COPIES_JS)  # also scrolls the first explorer into view
     browser.save_screenshot(str(SHOTS / f"{nb.stem}_reopened.png"))
