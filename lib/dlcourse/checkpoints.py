@@ -19,13 +19,9 @@ import torch
 from torch import nn
 
 from dlcourse import config, data, train
-from dlcourse.serialize import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
+from dlcourse.serialize import ChecksumError, load_checkpoint, recorded_sha256, save_checkpoint, sha256_file
 
 CHECKPOINT_DIR = config.CHECKPOINT_DIR
-
-
-class ChecksumError(CheckpointError):
-    """A checkpoint's bytes do not match the SHA-256 the course recorded for it."""
 
 
 def course_cnn(num_classes: int = 10, width: int = 16) -> nn.Sequential:
@@ -92,12 +88,7 @@ def get_spec(name: str) -> CheckpointSpec:
 def expected_sha256(name: str) -> str:
     """The recorded checksum: the registry's, else the `<name>.sha256` file beside the weights."""
     spec = get_spec(name)
-    if spec.sha256:
-        return spec.sha256
-    sidecar = spec.path.with_suffix(".sha256")
-    if not sidecar.exists():
-        raise ChecksumError(f"no recorded SHA-256 for {name!r}: neither REGISTRY nor {sidecar}")
-    return sidecar.read_text().split()[0]
+    return recorded_sha256(spec.path, spec.sha256, f"python scripts/train_checkpoints.py --only {name}")
 
 
 def verify(name: str, path: str | Path | None = None) -> str:

@@ -221,7 +221,7 @@ def load_scenes_detector(path: str | Path | None = None) -> MaskRCNN:
 
     path = Path(path) if path is not None else shipped_path()
     model = mask_rcnn(**RECIPE["model"])
-    load_checkpoint(path, model, sha256=_expected_sha256(path))
+    load_checkpoint(path, model, sha256=_expected_sha256())
     return model.eval()
 
 
@@ -230,18 +230,15 @@ def load_scenes_detector_meta(path: str | Path | None = None) -> dict:
     from dlcourse.serialize import load_checkpoint
 
     path = Path(path) if path is not None else shipped_path()
-    return load_checkpoint(path, sha256=_expected_sha256(path))
+    return load_checkpoint(path, sha256=_expected_sha256())
 
 
-def _expected_sha256(path: Path) -> str:
-    sidecar = shipped_path().with_suffix(".sha256")
-    if SHIPPED_SHA256:
-        return SHIPPED_SHA256
-    if not sidecar.exists():
-        raise FileNotFoundError(f"no recorded SHA-256 for {path.name} ({sidecar} is missing): restore "
-                                "data/checkpoints with git, or rebuild it with "
-                                f"`python scripts/train_checkpoints.py --only {SHIPPED}`")
-    return sidecar.read_text().split()[0]
+def _expected_sha256() -> str:
+    """The recorded SHA-256 of the shipped checkpoint (SHIPPED_SHA256, else its sidecar)."""
+    from dlcourse.serialize import recorded_sha256
+
+    rebuild = f"python scripts/train_checkpoints.py --only {SHIPPED}"
+    return recorded_sha256(shipped_path(), SHIPPED_SHA256, rebuild)
 
 
 # how the shipped checkpoint is trained (scripts/train_checkpoints.py --only scenes_maskrcnn); 1200

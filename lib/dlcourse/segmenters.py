@@ -26,7 +26,7 @@ from torch import nn
 
 from dlcourse import config, metrics, scenes
 from dlcourse.models import segmentation as seg_models
-from dlcourse.serialize import load_checkpoint, sha256_file
+from dlcourse.serialize import load_checkpoint, recorded_sha256, sha256_file
 
 MASKRCNN = "scenes_maskrcnn"  # lesson 12's shipped Mask R-CNN (dlcourse.detectors.load_scenes_detector)
 
@@ -206,12 +206,8 @@ def load_segmenter(name: str, train_if_missing: bool = True) -> tuple[nn.Module,
 def expected_sha256(name: str) -> str:
     """The recorded SHA-256: the registry's, else the `<name>.sha256` file beside the weights."""
     spec = get_spec(name)
-    if spec.sha256:
-        return spec.sha256
-    sidecar = spec.path.with_suffix(".sha256")
-    if not sidecar.exists():
-        raise FileNotFoundError(f"no recorded SHA-256 for {name!r}: neither REGISTRY nor {sidecar}")
-    return sidecar.read_text().split()[0]
+    rebuild = f"python scripts/train_checkpoints.py --segmenters --only {name}"
+    return recorded_sha256(spec.path, spec.sha256, rebuild)
 
 
 def verify(name: str) -> str:

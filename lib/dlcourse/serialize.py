@@ -16,6 +16,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, tampered with, or does not fit the model."""
 
 
+class ChecksumError(CheckpointError):
+    """A checkpoint's bytes do not match the SHA-256 the course recorded for it, or none is recorded."""
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -28,6 +32,21 @@ def sha256_file(path: str | Path) -> str:
 def checksum_path(path: str | Path) -> Path:
     """The sidecar beside a checkpoint that holds its SHA-256: model.pt -> model.sha256."""
     return Path(path).with_suffix(".sha256")
+
+
+def recorded_sha256(path: str | Path, registered: str = "", rebuild: str = "") -> str:
+    """The SHA-256 recorded for shipped file `path`: `registered` when given, else its `.sha256` sidecar.
+
+    `rebuild` is the command that recreates the file; the error for a missing record names it.
+    """
+    if registered:
+        return registered
+    sidecar = checksum_path(path)
+    if not sidecar.exists():
+        how = f", or rebuild it with `{rebuild}`" if rebuild else ""
+        raise ChecksumError(f"no recorded SHA-256 for {Path(path).name} ({sidecar} is missing): restore "
+                            f"data/checkpoints with git{how}")
+    return sidecar.read_text().split()[0]
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, **meta) -> str:
