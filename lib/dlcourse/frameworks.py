@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
 from dlcourse import perf
 
@@ -135,8 +134,3 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
         start = time.thread_time()
         out = fn()
         return out, time.thread_time() - start
-
-
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable numbers in a model."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
